@@ -1,0 +1,185 @@
+//! Settings of a running Eye: defaults, then a TOML file, then `EYE_*` environment variables,
+//! then command-line flags, each layer overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything `eye serve` can be told. Every field has a default, so no file is needed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where the embedded store and queue live.
+    pub data_dir: PathBuf,
+    /// Address the HTTP API listens on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Directory of JSON Schema files loaded at start-up (see README, "Schemas").
+    pub schemas: Option<PathBuf>,
+    /// Largest request body accepted, as sent (compressed or not).
+    pub max_body_bytes: usize,
+    /// Largest body after gzip decompression.
+    pub max_decompressed_bytes: usize,
+    /// Most events in one request.
+    pub max_batch_events: usize,
+    /// Largest `data` object of one event, serialized.
+    pub max_event_data_bytes: usize,
+    /// How far in the future (beyond the receive time) a timestamp may be, for clock skew.
+    pub future_tolerance_secs: u64,
+    /// When set, events older than this (relative to the receive time) are rejected.
+    pub max_event_age_secs: Option<u64>,
+    /// Reject events whose type has no schema (`unknown_event_type`) instead of accepting them.
+    pub reject_unknown_event_types: bool,
+    /// Most messages waiting in the queue before ingest answers 503.
+    pub max_queue_depth: u64,
+    /// Most messages the worker writes to the store in one transaction.
+    pub worker_batch_size: usize,
+    /// The raw input kept with an error record is cut to this many bytes.
+    pub max_raw_error_bytes: usize,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("eye-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            schemas: None,
+            max_body_bytes: 1024 * 1024,
+            max_decompressed_bytes: 8 * 1024 * 1024,
+            max_batch_events: 1000,
+            max_event_data_bytes: 32 * 1024,
+            future_tolerance_secs: 60,
+            max_event_age_secs: None,
+            reject_unknown_event_types: false,
+            max_queue_depth: 1_000_000,
+            worker_batch_size: 1000,
+            max_raw_error_bytes: 8 * 1024,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schemas: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads the layers in order. A named file that does not exist is an error; with no file
+    /// named, only defaults, environment and flags apply.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.exists(),
+                "config file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("EYE_").only(&Config::ENV_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()?;
+        config.check()?;
+        Ok(config)
+    }
+
+    const ENV_KEYS: [&'static str; 14] = [
+        "data_dir",
+        "listen",
+        "schemas",
+        "max_body_bytes",
+        "max_decompressed_bytes",
+        "max_batch_events",
+        "max_event_data_bytes",
+        "future_tolerance_secs",
+        "max_event_age_secs",
+        "reject_unknown_event_types",
+        "max_queue_depth",
+        "worker_batch_size",
+        "max_raw_error_bytes",
+        "log_format",
+    ];
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.max_body_bytes > 0, "max_body_bytes must be positive");
+        anyhow::ensure!(
+            self.max_decompressed_bytes >= self.max_body_bytes,
+            "max_decompressed_bytes must be at least max_body_bytes"
+        );
+        anyhow::ensure!(
+            self.max_batch_events > 0,
+            "max_batch_events must be positive"
+        );
+        anyhow::ensure!(
+            self.worker_batch_size > 0,
+            "worker_batch_size must be positive"
+        );
+        anyhow::ensure!(self.max_queue_depth > 0, "max_queue_depth must be positive");
+        Ok(())
+    }
+
+    pub fn future_tolerance(&self) -> Duration {
+        Duration::from_secs(self.future_tolerance_secs)
+    }
+
+    pub fn max_event_age(&self) -> Option<Duration> {
+        self.max_event_age_secs.map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let config = Config::load(None, Overrides::default()).expect("defaults load");
+        assert_eq!(config.listen.port(), 8000);
+        assert_eq!(config.max_batch_events, 1000);
+    }
+
+    #[test]
+    fn file_then_flags_override_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eye.toml");
+        std::fs::write(&file, "max_batch_events = 7\nlisten = \"127.0.0.1:9000\"\n")
+            .expect("write config");
+        let overrides = Overrides {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+            ..Overrides::default()
+        };
+        let config = Config::load(Some(&file), overrides).expect("config loads");
+        assert_eq!(config.max_batch_events, 7);
+        assert_eq!(config.listen.port(), 9100);
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let result = Config::load(
+            Some(Path::new("/nonexistent/eye.toml")),
+            Overrides::default(),
+        );
+        assert!(result.is_err());
+    }
+}

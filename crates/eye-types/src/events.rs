@@ -1,0 +1,58 @@
+//! Events as applications send them and as the query API returns them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// An event as an application sends it to `POST /v1/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub session_id: String,
+    pub category: String,
+    pub name: String,
+    pub data: Map<String, Value>,
+    /// RFC 3339, or the naive forms `2021-01-01 09:15:27.243860` / `2021-01-01T09:15:27` (UTC).
+    pub timestamp: String,
+    /// The client's idempotency key: two events of one application with the same
+    /// `event_id` are stored once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+}
+
+/// An event as stored, returned by `GET /v1/events` and `GET /v1/sessions/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub id: String,
+    pub app: String,
+    pub session_id: String,
+    pub category: String,
+    pub name: String,
+    pub data: Value,
+    /// When it happened, RFC 3339 in UTC with microseconds.
+    pub timestamp: String,
+    /// When The Eye received it, RFC 3339 in UTC with microseconds.
+    pub received_at: String,
+    pub event_id: Option<String>,
+    /// Version of the schema that judged the event, when its type has one.
+    pub schema_version: Option<i64>,
+}
+
+/// One page of `GET /v1/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/sessions/{session_id}`: the session's summary and one page of its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionPage {
+    pub session_id: String,
+    pub first_timestamp: String,
+    pub last_timestamp: String,
+    pub event_count: u64,
+    /// Applications that sent events for this session, sorted by name.
+    pub apps: Vec<String>,
+    pub events: Vec<StoredEvent>,
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,14 @@
+//! Wire types of The Eye's HTTP API: what clients send and what the server answers.
+//!
+//! This crate holds data shapes only (serde, no I/O), so that the server and every client
+//! agree on the JSON by construction. Timestamps travel as RFC 3339 strings.
+
+mod admin;
+mod errors;
+mod events;
+mod ingest;
+
+pub use admin::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList, SchemaInfo, SchemaList};
+pub use errors::{ErrorBody, ErrorPage, ErrorRecord, ErrorSummary, EventTypeCount, ProblemDetail};
+pub use events::{Event, EventPage, SessionPage, StoredEvent};
+pub use ingest::{EventError, EventResult, IngestResponse};

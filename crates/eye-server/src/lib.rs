@@ -4,6 +4,10 @@
 //! → pipeline worker ([`worker`]) → indexed store ([`store`]) → HTTP query API.
 
 pub mod config;
+pub mod ids;
 pub mod json;
+pub mod model;
+pub mod queue;
+pub mod store;
 pub mod timestamp;
 pub mod validation;

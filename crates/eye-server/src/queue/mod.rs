@@ -1,0 +1,50 @@
+//! The durable queue between ingest and the pipeline worker: the `Queue` seam.
+//!
+//! Ingest publishes and answers only once the publish is durable; the worker receives,
+//! writes to the store, then acknowledges. Delivery is at least once: a message not yet
+//! acknowledged when a process dies is delivered again, and the store makes that harmless.
+
+mod sqlite;
+
+pub use sqlite::SqliteQueue;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::model::QueueMessage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("the queue holds {depth} messages, at its bound of {max}: the worker is behind")]
+    Full { depth: u64, max: u64 },
+    #[error("the queue cannot be written or read: {0}")]
+    Unavailable(String),
+}
+
+/// A received message; pass its `token` to [`Queue::ack`] once its effects are stored.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub token: u64,
+    pub message: QueueMessage,
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// Appends `messages`; returns only once they are durable (or with an error, in which
+    /// case none of them is).
+    async fn publish(&self, messages: Vec<QueueMessage>) -> Result<(), QueueError>;
+
+    /// Up to `max` messages not yet delivered to this consumer, waiting up to `wait` for the
+    /// first one. An empty answer means nothing arrived in time.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError>;
+
+    /// Removes delivered messages for good.
+    async fn ack(&self, tokens: Vec<u64>) -> Result<(), QueueError>;
+
+    /// Messages published and not yet acknowledged.
+    async fn depth(&self) -> Result<u64, QueueError>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! The indexed store the worker writes and the query API reads: the `Store` seam.
+//!
+//! Writes are idempotent: an event is stored once per id and once per (application,
+//! `event_id`), whatever the redeliveries or concurrency, and a session summary counts each
+//! stored event exactly once.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::model::{ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, Scope};
+use crate::timestamp::Micros;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or written (disk full, locked, I/O error).
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// A keyset position: the sort key of the last item of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub at: Micros,
+    pub id: Uuid,
+}
+
+/// Filters of `GET /v1/events`; `from` inclusive, `to` exclusive, on the event timestamp.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub session_id: Option<String>,
+    pub category: Option<String>,
+    pub name: Option<String>,
+    pub app: Option<String>,
+    pub from: Option<Micros>,
+    pub to: Option<Micros>,
+    pub order: Order,
+    pub after: Option<Position>,
+    pub limit: usize,
+}
+
+/// Filters of `GET /v1/errors`, on the receive time.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorQuery {
+    pub code: Option<String>,
+    pub app: Option<String>,
+    pub category: Option<String>,
+    pub name: Option<String>,
+    pub from: Option<Micros>,
+    pub to: Option<Micros>,
+    pub order: Order,
+    pub after: Option<Position>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub first_timestamp: Micros,
+    pub last_timestamp: Micros,
+    pub event_count: u64,
+    pub apps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErrorCounts {
+    pub by_code: Vec<(String, u64)>,
+    pub by_event_type: Vec<(String, String, u64)>,
+}
+
+/// What one `write_batch` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub stored: u64,
+    pub duplicates: u64,
+    pub errors: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a batch of queue messages in one transaction; safe to repeat.
+    async fn write_batch(&self, messages: Vec<QueueMessage>) -> Result<BatchOutcome, StoreError>;
+
+    async fn events(&self, query: EventQuery) -> Result<Vec<EventRecord>, StoreError>;
+    async fn session(&self, session_id: &str) -> Result<Option<SessionSummary>, StoreError>;
+    async fn errors(&self, query: ErrorQuery) -> Result<Vec<ErrorEntry>, StoreError>;
+    async fn error_counts(
+        &self,
+        from: Option<Micros>,
+        to: Option<Micros>,
+    ) -> Result<ErrorCounts, StoreError>;
+
+    /// Creates the application if it is new, then a key for it with `hash` (SHA-256 of the
+    /// secret).
+    async fn create_key(
+        &self,
+        app: &str,
+        scopes: &[Scope],
+        hash: [u8; 32],
+    ) -> Result<KeyRecord, StoreError>;
+    async fn key_by_hash(&self, hash: [u8; 32]) -> Result<Option<KeyRecord>, StoreError>;
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Marks a key revoked; `NotFound` when there is no such key.
+    async fn revoke_key(&self, id: &str) -> Result<KeyRecord, StoreError>;
+
+    /// Stores a new version of a type's schema, unless it equals the one in force.
+    async fn put_schema(
+        &self,
+        category: &str,
+        name: &str,
+        schema: &str,
+    ) -> Result<(SchemaRecord, bool), StoreError>;
+    /// The schemas in force (latest version of each type, deleted ones left out).
+    async fn schemas(&self) -> Result<Vec<SchemaRecord>, StoreError>;
+    /// One version of a type's schema, or the one in force when `version` is `None`.
+    async fn schema(
+        &self,
+        category: &str,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<SchemaRecord>, StoreError>;
+    /// Retires a type's schema (recorded as a new version); false when it had none.
+    async fn delete_schema(&self, category: &str, name: &str) -> Result<bool, StoreError>;
+
+    /// A cheap round trip, for readiness.
+    async fn check(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests;

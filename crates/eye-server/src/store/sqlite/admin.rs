@@ -1,0 +1,192 @@
+//! Applications, API keys and schema versions.
+
+use rand::Rng;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::model::{KeyRecord, SchemaRecord, Scope};
+use crate::timestamp::now_micros;
+
+pub fn create_key(
+    connection: &mut Connection,
+    app: &str,
+    scopes: &[Scope],
+    hash: [u8; 32],
+) -> rusqlite::Result<KeyRecord> {
+    let transaction = connection.transaction()?;
+    let now = now_micros();
+    transaction.execute(
+        "INSERT OR IGNORE INTO apps (name, created_at) VALUES (?1, ?2)",
+        params![app, now],
+    )?;
+    let id = format!("key_{:016x}", rand::rng().random::<u64>());
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    scopes.dedup();
+    let scope_text = scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    transaction.execute(
+        "INSERT INTO api_keys (id, app, scopes, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, app, scope_text, &hash[..], now],
+    )?;
+    transaction.commit()?;
+    Ok(KeyRecord {
+        id,
+        app: app.to_owned(),
+        scopes,
+        created_at: now,
+        revoked_at: None,
+    })
+}
+
+const KEY_COLUMNS: &str = "id, app, scopes, created_at, revoked_at";
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let scopes: String = row.get(2)?;
+    Ok(KeyRecord {
+        id: row.get(0)?,
+        app: row.get(1)?,
+        scopes: scopes.split(',').filter_map(Scope::parse).collect(),
+        created_at: row.get(3)?,
+        revoked_at: row.get(4)?,
+    })
+}
+
+pub fn key_by_hash(connection: &Connection, hash: [u8; 32]) -> rusqlite::Result<Option<KeyRecord>> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ?1"
+        ))?
+        .query_row([&hash[..]], key_from_row)
+        .optional()
+}
+
+pub fn keys(connection: &Connection) -> rusqlite::Result<Vec<KeyRecord>> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY app, created_at, id"
+        ))?
+        .query_map([], key_from_row)?
+        .collect()
+}
+
+pub fn revoke_key(connection: &mut Connection, id: &str) -> rusqlite::Result<Option<KeyRecord>> {
+    connection.execute(
+        "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, now_micros()],
+    )?;
+    connection
+        .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"))?
+        .query_row([id], key_from_row)
+        .optional()
+}
+
+/// The latest version row of a type, deleted (NULL schema) or not.
+fn latest(
+    connection: &Connection,
+    category: &str,
+    name: &str,
+) -> rusqlite::Result<Option<(i64, Option<String>, i64)>> {
+    connection
+        .prepare_cached(
+            "SELECT version, schema, created_at FROM schemas WHERE category = ?1 AND name = ?2
+             ORDER BY version DESC LIMIT 1",
+        )?
+        .query_row([category, name], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()
+}
+
+pub fn put_schema(
+    connection: &mut Connection,
+    category: &str,
+    name: &str,
+    schema: &str,
+) -> rusqlite::Result<(SchemaRecord, bool)> {
+    let transaction = connection.transaction()?;
+    let latest = latest(&transaction, category, name)?;
+    let record = |version, created_at| SchemaRecord {
+        category: category.to_owned(),
+        name: name.to_owned(),
+        version,
+        schema: schema.to_owned(),
+        created_at,
+    };
+    if let Some((version, Some(current), created_at)) = &latest
+        && current == schema
+    {
+        return Ok((record(*version, *created_at), false));
+    }
+    let version = latest.map_or(1, |(version, _, _)| version + 1);
+    let now = now_micros();
+    transaction.execute(
+        "INSERT INTO schemas (category, name, version, schema, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![category, name, version, schema, now],
+    )?;
+    transaction.commit()?;
+    Ok((record(version, now), true))
+}
+
+fn schema_from_row(row: &Row<'_>) -> rusqlite::Result<SchemaRecord> {
+    Ok(SchemaRecord {
+        category: row.get(0)?,
+        name: row.get(1)?,
+        version: row.get(2)?,
+        schema: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+pub fn schemas(connection: &Connection) -> rusqlite::Result<Vec<SchemaRecord>> {
+    connection
+        .prepare_cached(
+            "SELECT s.category, s.name, s.version, s.schema, s.created_at FROM schemas s
+             WHERE s.version = (SELECT MAX(version) FROM schemas l WHERE l.category = s.category AND l.name = s.name)
+               AND s.schema IS NOT NULL
+             ORDER BY s.category, s.name",
+        )?
+        .query_map([], schema_from_row)?
+        .collect()
+}
+
+pub fn schema(
+    connection: &Connection,
+    category: &str,
+    name: &str,
+    version: Option<i64>,
+) -> rusqlite::Result<Option<SchemaRecord>> {
+    let version = match version {
+        Some(version) => version,
+        None => match latest(connection, category, name)? {
+            Some((version, Some(_), _)) => version,
+            _ => return Ok(None),
+        },
+    };
+    connection
+        .prepare_cached(
+            "SELECT category, name, version, schema, created_at FROM schemas
+             WHERE category = ?1 AND name = ?2 AND version = ?3 AND schema IS NOT NULL",
+        )?
+        .query_row(params![category, name, version], schema_from_row)
+        .optional()
+}
+
+pub fn delete_schema(
+    connection: &mut Connection,
+    category: &str,
+    name: &str,
+) -> rusqlite::Result<bool> {
+    let transaction = connection.transaction()?;
+    let Some((version, Some(_), _)) = latest(&transaction, category, name)? else {
+        return Ok(false);
+    };
+    transaction.execute(
+        "INSERT INTO schemas (category, name, version, schema, created_at) VALUES (?1, ?2, ?3, NULL, ?4)",
+        params![category, name, version + 1, now_micros()],
+    )?;
+    transaction.commit()?;
+    Ok(true)
+}

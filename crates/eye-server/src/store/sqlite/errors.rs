@@ -1,0 +1,108 @@
+//! The error store: idempotent inserts, filtered pages and counts.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, Row, params, params_from_iter};
+
+use super::events::{push_range_and_page, uuid_from_row};
+use crate::model::ErrorEntry;
+use crate::store::{ErrorCounts, ErrorQuery};
+use crate::timestamp::Micros;
+
+pub fn insert_error(connection: &Connection, entry: &ErrorEntry) -> rusqlite::Result<bool> {
+    let inserted = connection
+        .prepare_cached(
+            "INSERT OR IGNORE INTO errors
+             (id, received_at, app, code, message, path, category, name, session_id, schema_version, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            entry.id.as_bytes(),
+            entry.received_at,
+            entry.app,
+            entry.code,
+            entry.message,
+            entry.path,
+            entry.category,
+            entry.name,
+            entry.session_id,
+            entry.schema_version,
+            entry.raw,
+        ])?;
+    Ok(inserted == 1)
+}
+
+pub fn query(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<Vec<ErrorEntry>> {
+    let mut sql = String::from(
+        "SELECT id, received_at, app, code, message, path, category, name, session_id, schema_version, raw
+         FROM errors WHERE 1 = 1",
+    );
+    let mut values: Vec<SqlValue> = Vec::new();
+    let text_filters = [
+        ("code", &query.code),
+        ("app", &query.app),
+        ("category", &query.category),
+        ("name", &query.name),
+    ];
+    for (column, filter) in text_filters {
+        if let Some(value) = filter {
+            sql.push_str(&format!(" AND {column} = ?"));
+            values.push(SqlValue::Text(value.clone()));
+        }
+    }
+    push_range_and_page(
+        &mut sql,
+        &mut values,
+        "received_at",
+        query.from,
+        query.to,
+        query.order,
+        query.after,
+        query.limit,
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let rows = statement.query_map(params_from_iter(values), error_from_row)?;
+    rows.collect()
+}
+
+fn error_from_row(row: &Row<'_>) -> rusqlite::Result<ErrorEntry> {
+    Ok(ErrorEntry {
+        id: uuid_from_row(row, 0)?,
+        received_at: row.get(1)?,
+        app: row.get(2)?,
+        code: row.get(3)?,
+        message: row.get(4)?,
+        path: row.get(5)?,
+        category: row.get(6)?,
+        name: row.get(7)?,
+        session_id: row.get(8)?,
+        schema_version: row.get(9)?,
+        raw: row.get(10)?,
+    })
+}
+
+pub fn counts(
+    connection: &Connection,
+    from: Option<Micros>,
+    to: Option<Micros>,
+) -> rusqlite::Result<ErrorCounts> {
+    let range = params![from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)];
+    let by_code = connection
+        .prepare_cached(
+            "SELECT code, COUNT(*) FROM errors WHERE received_at >= ?1 AND received_at < ?2
+             GROUP BY code ORDER BY code",
+        )?
+        .query_map(range, |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let by_event_type = connection
+        .prepare_cached(
+            "SELECT category, name, COUNT(*) FROM errors
+             WHERE received_at >= ?1 AND received_at < ?2 AND category IS NOT NULL AND name IS NOT NULL
+             GROUP BY category, name ORDER BY COUNT(*) DESC, category, name",
+        )?
+        .query_map(range, |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ErrorCounts {
+        by_code,
+        by_event_type,
+    })
+}

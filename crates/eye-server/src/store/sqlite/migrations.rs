@@ -1,0 +1,90 @@
+//! The embedded store's schema, applied in order and recorded in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version forward. Never edit a released entry: append.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, sessions, errors, applications, keys, schemas.
+    "
+    CREATE TABLE events (
+        id BLOB PRIMARY KEY,
+        app TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        name TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        event_id TEXT,
+        schema_version INTEGER,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX events_by_session ON events (session_id, ts, id);
+    CREATE INDEX events_by_type ON events (category, name, ts, id);
+    CREATE INDEX events_by_app ON events (app, ts, id);
+    CREATE INDEX events_by_time ON events (ts, id);
+    CREATE UNIQUE INDEX events_dedup ON events (app, event_id) WHERE event_id IS NOT NULL;
+
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        first_ts INTEGER NOT NULL,
+        last_ts INTEGER NOT NULL,
+        event_count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE session_apps (
+        session_id TEXT NOT NULL,
+        app TEXT NOT NULL,
+        PRIMARY KEY (session_id, app)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE errors (
+        id BLOB PRIMARY KEY,
+        received_at INTEGER NOT NULL,
+        app TEXT NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        path TEXT,
+        category TEXT,
+        name TEXT,
+        session_id TEXT,
+        schema_version INTEGER,
+        raw TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX errors_by_time ON errors (received_at, id);
+    CREATE INDEX errors_by_code ON errors (code, received_at, id);
+    CREATE INDEX errors_by_app ON errors (app, received_at, id);
+    CREATE INDEX errors_by_type ON errors (category, name, received_at, id);
+
+    CREATE TABLE apps (
+        name TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        app TEXT NOT NULL REFERENCES apps (name),
+        scopes TEXT NOT NULL,
+        hash BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+
+    -- Every change to a type's schema is a new version; a NULL schema marks a deletion.
+    CREATE TABLE schemas (
+        category TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        schema TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (category, name, version)
+    ) WITHOUT ROWID;
+    ",
+];
+
+pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    let current: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    transaction.commit()
+}

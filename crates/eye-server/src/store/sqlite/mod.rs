@@ -1,0 +1,205 @@
+//! The embedded store: SQLite in WAL mode in `eye.db`, one writer connection and a small
+//! pool of readers, each call run on tokio's blocking pool.
+
+mod admin;
+mod errors;
+mod events;
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode};
+
+use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
+use crate::model::{ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, Scope};
+use crate::timestamp::Micros;
+
+/// Idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    idle_readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the store in `dir/eye.db`.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let path = dir.join("eye.db");
+        let mut writer = open_connection(&path)?;
+        migrations::run(&mut writer).map_err(from_sqlite)?;
+        Ok(SqliteStore {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            idle_readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let idle = Arc::clone(&self.idle_readers);
+        let path = self.path.clone();
+        blocking(move || {
+            let pooled = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => open_connection(&path)?,
+            };
+            let result = work(&connection).map_err(from_sqlite);
+            let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(connection);
+            }
+            result
+        })
+        .await
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let writer = Arc::clone(&self.writer);
+        blocking(move || {
+            let mut connection = writer.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut connection).map_err(from_sqlite)
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(from_sqlite)?;
+    let configure = || -> rusqlite::Result<()> {
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        // The queue holds every acknowledged event durably, so the store may defer its
+        // fsyncs to checkpoints: a crash loses nothing the queue cannot deliver again.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.pragma_update(None, "cache_size", -65_536)?;
+        connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        Ok(())
+    };
+    configure().map_err(from_sqlite)?;
+    Ok(connection)
+}
+
+fn from_sqlite(error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StoreError::Unavailable("the disk is full".into()),
+        _ => StoreError::Unavailable(error.to_string()),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn write_batch(&self, messages: Vec<QueueMessage>) -> Result<BatchOutcome, StoreError> {
+        self.write(move |connection| events::write_batch(connection, &messages))
+            .await
+    }
+
+    async fn events(&self, query: EventQuery) -> Result<Vec<EventRecord>, StoreError> {
+        self.read(move |connection| events::query(connection, &query))
+            .await
+    }
+
+    async fn session(&self, session_id: &str) -> Result<Option<SessionSummary>, StoreError> {
+        let session_id = session_id.to_owned();
+        self.read(move |connection| events::session(connection, &session_id))
+            .await
+    }
+
+    async fn errors(&self, query: ErrorQuery) -> Result<Vec<ErrorEntry>, StoreError> {
+        self.read(move |connection| errors::query(connection, &query))
+            .await
+    }
+
+    async fn error_counts(
+        &self,
+        from: Option<Micros>,
+        to: Option<Micros>,
+    ) -> Result<ErrorCounts, StoreError> {
+        self.read(move |connection| errors::counts(connection, from, to))
+            .await
+    }
+
+    async fn create_key(
+        &self,
+        app: &str,
+        scopes: &[Scope],
+        hash: [u8; 32],
+    ) -> Result<KeyRecord, StoreError> {
+        let (app, scopes) = (app.to_owned(), scopes.to_vec());
+        self.write(move |connection| admin::create_key(connection, &app, &scopes, hash))
+            .await
+    }
+
+    async fn key_by_hash(&self, hash: [u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
+        self.read(move |connection| admin::key_by_hash(connection, hash))
+            .await
+    }
+
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.read(admin::keys).await
+    }
+
+    async fn revoke_key(&self, id: &str) -> Result<KeyRecord, StoreError> {
+        let (id, wanted) = (id.to_owned(), id.to_owned());
+        self.write(move |connection| admin::revoke_key(connection, &id))
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no key has the id {wanted:?}")))
+    }
+
+    async fn put_schema(
+        &self,
+        category: &str,
+        name: &str,
+        schema: &str,
+    ) -> Result<(SchemaRecord, bool), StoreError> {
+        let (category, name, schema) = (category.to_owned(), name.to_owned(), schema.to_owned());
+        self.write(move |connection| admin::put_schema(connection, &category, &name, &schema))
+            .await
+    }
+
+    async fn schemas(&self) -> Result<Vec<SchemaRecord>, StoreError> {
+        self.read(admin::schemas).await
+    }
+
+    async fn schema(
+        &self,
+        category: &str,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Option<SchemaRecord>, StoreError> {
+        let (category, name) = (category.to_owned(), name.to_owned());
+        self.read(move |connection| admin::schema(connection, &category, &name, version))
+            .await
+    }
+
+    async fn delete_schema(&self, category: &str, name: &str) -> Result<bool, StoreError> {
+        let (category, name) = (category.to_owned(), name.to_owned());
+        self.write(move |connection| admin::delete_schema(connection, &category, &name))
+            .await
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        self.read(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+}

@@ -1,0 +1,383 @@
+//! The store conformance suite: one function per behaviour, stamped out per backend.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{ErrorQuery, EventQuery, Order, Position, Store, StoreError};
+use crate::ids;
+use crate::model::{ErrorEntry, EventRecord, QueueMessage, Scope};
+
+pub(crate) trait Harness {
+    fn store(&self) -> Arc<dyn Store>;
+}
+
+fn event(app: &str, session: &str, name: &str, ts: i64, event_id: Option<&str>) -> EventRecord {
+    EventRecord {
+        id: ids::event_id(app, event_id, ts),
+        app: app.into(),
+        session_id: session.into(),
+        category: "page interaction".into(),
+        name: name.into(),
+        data: r#"{"host":"example.com"}"#.into(),
+        timestamp: ts,
+        received_at: ts + 5,
+        event_id: event_id.map(str::to_owned),
+        schema_version: None,
+    }
+}
+
+fn error(code: &str, received_at: i64, name: Option<&str>) -> ErrorEntry {
+    ErrorEntry {
+        id: Uuid::now_v7(),
+        app: "shop".into(),
+        code: code.into(),
+        message: "bad".into(),
+        path: Some("/data".into()),
+        received_at,
+        category: name.map(|_| "page interaction".to_owned()),
+        name: name.map(str::to_owned),
+        session_id: None,
+        schema_version: None,
+        raw: "{}".into(),
+    }
+}
+
+fn events_of(records: &[EventRecord]) -> Vec<QueueMessage> {
+    records.iter().cloned().map(QueueMessage::Event).collect()
+}
+
+pub(crate) async fn batches_are_idempotent(harness: &dyn Harness) {
+    let store = harness.store();
+    let batch = events_of(&[
+        event("shop", "s1", "pageview", 10, None),
+        event("shop", "s1", "pageview", 20, None),
+    ]);
+    let first = store.write_batch(batch.clone()).await.expect("write");
+    let again = store.write_batch(batch).await.expect("write again");
+    assert_eq!((first.stored, first.duplicates), (2, 0));
+    assert_eq!((again.stored, again.duplicates), (0, 2));
+    let summary = store.session("s1").await.expect("session").expect("exists");
+    assert_eq!(
+        (
+            summary.event_count,
+            summary.first_timestamp,
+            summary.last_timestamp
+        ),
+        (2, 10, 20)
+    );
+}
+
+pub(crate) async fn client_event_ids_deduplicate_per_app(harness: &dyn Harness) {
+    let store = harness.store();
+    let mut retry = event("shop", "s1", "pageview", 10, Some("e-1"));
+    let original = retry.clone();
+    retry.id = Uuid::now_v7(); // a different id must not defeat (app, event_id)
+    let other_app = event("blog", "s1", "pageview", 10, Some("e-1"));
+    let outcome = store
+        .write_batch(events_of(&[original, retry, other_app]))
+        .await
+        .expect("write");
+    assert_eq!((outcome.stored, outcome.duplicates), (2, 1));
+    let summary = store.session("s1").await.expect("session").expect("exists");
+    assert_eq!(summary.event_count, 2);
+    assert_eq!(summary.apps, vec!["blog".to_owned(), "shop".to_owned()]);
+    assert!(store.session("never").await.expect("session").is_none());
+}
+
+pub(crate) async fn concurrent_overlapping_batches_store_each_event_once(harness: &dyn Harness) {
+    let store = harness.store();
+    let records: Vec<EventRecord> = (0..200)
+        .map(|n| {
+            event(
+                "shop",
+                &format!("s{}", n % 7),
+                "pageview",
+                n,
+                Some(&format!("e{n}")),
+            )
+        })
+        .collect();
+    let writers: Vec<_> = (0..4)
+        .map(|worker| {
+            let store = Arc::clone(&store);
+            let mine: Vec<EventRecord> = records
+                .iter()
+                .skip(worker * 30)
+                .take(110)
+                .cloned()
+                .collect();
+            tokio::spawn(async move { store.write_batch(events_of(&mine)).await })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("join").expect("write");
+    }
+    let all = store
+        .events(EventQuery {
+            limit: 1000,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(all.len(), 200);
+    let mut total = 0;
+    for session in 0..7 {
+        let summary = store
+            .session(&format!("s{session}"))
+            .await
+            .expect("session")
+            .expect("exists");
+        let expected = (0..200).filter(|n| n % 7 == session).count() as u64;
+        assert_eq!(summary.event_count, expected);
+        total += summary.event_count;
+    }
+    assert_eq!(total, 200);
+}
+
+pub(crate) async fn queries_filter_and_paginate(harness: &dyn Harness) {
+    let store = harness.store();
+    let mut records = Vec::new();
+    for n in 0..30 {
+        let name = if n % 3 == 0 { "cta click" } else { "pageview" };
+        let app = if n % 2 == 0 { "shop" } else { "blog" };
+        records.push(event(
+            app,
+            &format!("s{}", n % 4),
+            name,
+            1_000 + n / 2,
+            None,
+        ));
+    }
+    store.write_batch(events_of(&records)).await.expect("write");
+
+    for order in [Order::Asc, Order::Desc] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let query = EventQuery {
+                name: Some("pageview".into()),
+                order,
+                after,
+                limit: 4,
+                ..EventQuery::default()
+            };
+            let mut page = store.events(query).await.expect("query");
+            let more = page.len() > 4;
+            page.truncate(4);
+            after = page.last().map(|e| Position {
+                at: e.timestamp,
+                id: e.id,
+            });
+            seen.extend(page);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 20, "{order:?}");
+        let keys: Vec<(i64, Uuid)> = seen.iter().map(|e| (e.timestamp, e.id)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        if order == Order::Desc {
+            sorted.reverse();
+        }
+        assert_eq!(keys, sorted, "{order:?}");
+    }
+
+    let window = EventQuery {
+        from: Some(1_003),
+        to: Some(1_005),
+        limit: 100,
+        ..EventQuery::default()
+    };
+    assert_eq!(store.events(window).await.expect("query").len(), 4);
+    let combined = EventQuery {
+        session_id: Some("s0".into()),
+        app: Some("shop".into()),
+        category: Some("page interaction".into()),
+        limit: 100,
+        ..EventQuery::default()
+    };
+    let found = store.events(combined).await.expect("query");
+    assert_eq!(found.len(), 8);
+    assert!(
+        found
+            .iter()
+            .all(|e| e.session_id == "s0" && e.app == "shop")
+    );
+}
+
+pub(crate) async fn errors_are_kept_filtered_and_counted(harness: &dyn Harness) {
+    let store = harness.store();
+    let entries = vec![
+        error("schema_violation", 100, Some("cta click")),
+        error("schema_violation", 200, Some("cta click")),
+        error("timestamp_in_future", 300, Some("pageview")),
+        error("malformed_json", 400, None),
+    ];
+    let batch: Vec<QueueMessage> = entries.iter().cloned().map(QueueMessage::Error).collect();
+    store.write_batch(batch.clone()).await.expect("write");
+    store
+        .write_batch(batch)
+        .await
+        .expect("redelivery is harmless");
+
+    let newest_first = store
+        .errors(ErrorQuery {
+            order: Order::Desc,
+            limit: 10,
+            ..ErrorQuery::default()
+        })
+        .await
+        .expect("query");
+    let times: Vec<i64> = newest_first.iter().map(|e| e.received_at).collect();
+    assert_eq!(times, vec![400, 300, 200, 100]);
+    let by_code = ErrorQuery {
+        code: Some("schema_violation".into()),
+        limit: 10,
+        ..ErrorQuery::default()
+    };
+    assert_eq!(store.errors(by_code).await.expect("query").len(), 2);
+
+    let counts = store.error_counts(Some(150), None).await.expect("counts");
+    assert_eq!(
+        counts.by_code,
+        vec![
+            ("malformed_json".into(), 1),
+            ("schema_violation".into(), 1),
+            ("timestamp_in_future".into(), 1)
+        ]
+    );
+    assert_eq!(counts.by_event_type.len(), 2);
+}
+
+pub(crate) async fn keys_are_found_by_hash_and_revoked(harness: &dyn Harness) {
+    let store = harness.store();
+    let key = store
+        .create_key("shop", &[Scope::Query, Scope::Ingest], [7; 32])
+        .await
+        .expect("create");
+    assert_eq!(key.scopes, vec![Scope::Ingest, Scope::Query]);
+    let found = store
+        .key_by_hash([7; 32])
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.id, key.id);
+    assert!(store.key_by_hash([8; 32]).await.expect("lookup").is_none());
+    let revoked = store.revoke_key(&key.id).await.expect("revoke");
+    assert!(revoked.revoked_at.is_some());
+    assert!(matches!(
+        store.revoke_key("key_missing").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.keys().await.expect("list").len(), 1);
+}
+
+pub(crate) async fn schema_changes_are_versioned(harness: &dyn Harness) {
+    let store = harness.store();
+    let (first, created) = store
+        .put_schema("c", "n", r#"{"type":"object"}"#)
+        .await
+        .expect("put");
+    assert_eq!((first.version, created), (1, true));
+    let (same, created) = store
+        .put_schema("c", "n", r#"{"type":"object"}"#)
+        .await
+        .expect("put");
+    assert_eq!((same.version, created), (1, false));
+    let (second, _) = store
+        .put_schema("c", "n", r#"{"required":["a"]}"#)
+        .await
+        .expect("put");
+    assert_eq!(second.version, 2);
+    assert_eq!(
+        store
+            .schema("c", "n", Some(1))
+            .await
+            .expect("get")
+            .expect("v1")
+            .schema,
+        first.schema
+    );
+    assert!(store.delete_schema("c", "n").await.expect("delete"));
+    assert!(!store.delete_schema("c", "n").await.expect("delete twice"));
+    assert!(store.schema("c", "n", None).await.expect("get").is_none());
+    assert!(store.schemas().await.expect("list").is_empty());
+    let (third, _) = store
+        .put_schema("c", "n", r#"{"type":"object"}"#)
+        .await
+        .expect("put");
+    assert_eq!(third.version, 4, "a deletion is a version too");
+}
+
+macro_rules! store_conformance {
+    ($module:ident, $harness:expr) => {
+        mod $module {
+            use super::*;
+            store_conformance!(@test $harness, batches_are_idempotent, client_event_ids_deduplicate_per_app,
+                concurrent_overlapping_batches_store_each_event_once, queries_filter_and_paginate,
+                errors_are_kept_filtered_and_counted, keys_are_found_by_hash_and_revoked,
+                schema_changes_are_versioned);
+        }
+    };
+    (@test $harness:expr, $($name:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let harness = $harness;
+                super::$name(&harness).await;
+            }
+        )+
+    };
+}
+
+struct SqliteHarness(tempfile::TempDir);
+
+impl Harness for SqliteHarness {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::new(super::SqliteStore::open(self.0.path()).expect("open store"))
+    }
+}
+
+fn sqlite_harness() -> SqliteHarness {
+    SqliteHarness(tempfile::tempdir().expect("tempdir"))
+}
+
+store_conformance!(sqlite, sqlite_harness());
+
+/// Every filter of the query API is served by an index, never a full scan of `events`.
+#[test]
+fn sqlite_event_queries_use_indexes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(super::SqliteStore::open(dir.path()).expect("open"));
+    let connection = rusqlite::Connection::open(dir.path().join("eye.db")).expect("open");
+    let filters = [
+        "session_id = 's'",
+        "category = 'c'",
+        "category = 'c' AND name = 'n'",
+        "app = 'a'",
+        "ts >= 1 AND ts < 2",
+        "session_id = 's' AND ts >= 1",
+        "1 = 1",
+    ];
+    for filter in filters {
+        for order in ["ASC", "DESC"] {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT * FROM events WHERE {filter} AND (ts, id) > (0, x'00')
+                 ORDER BY ts {order}, id {order} LIMIT 101"
+            );
+            let plan: Vec<String> = connection
+                .prepare(&sql)
+                .expect("prepare")
+                .query_map([], |row| row.get::<_, String>(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            let full_scan = plan
+                .iter()
+                .any(|step| step.starts_with("SCAN events") && !step.contains("INDEX"));
+            assert!(!full_scan, "{filter} {order}: {plan:?}");
+        }
+    }
+}

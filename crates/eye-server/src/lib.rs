@@ -3,11 +3,19 @@
 //! Data flow: HTTP ingest ([`http`]) → validation ([`validation`]) → durable queue ([`queue`])
 //! → pipeline worker ([`worker`]) → indexed store ([`store`]) → HTTP query API.
 
+pub mod app;
+pub mod catalog;
 pub mod config;
+pub mod http;
 pub mod ids;
 pub mod json;
+pub mod keys;
 pub mod model;
 pub mod queue;
 pub mod store;
 pub mod timestamp;
 pub mod validation;
+pub mod worker;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,1 +1,27 @@
-fn main() {}
+//! `eye`: the one binary. `eye serve` runs the service; the other commands administer it.
+
+mod cli;
+mod keys;
+mod logging;
+mod serve;
+
+use clap::Parser;
+
+use cli::{Cli, Command, KeysCommand};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Keys { command } => match command {
+                KeysCommand::Create(args) => keys::create(args).await,
+                KeysCommand::List(args) => keys::list(args).await,
+                KeysCommand::Revoke(args) => keys::revoke(args).await,
+            },
+        }
+    })
+}

@@ -91,7 +91,10 @@ pub struct BatchOutcome {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a batch of queue messages in one transaction; safe to repeat.
-    async fn write_batch(&self, messages: Vec<QueueMessage>) -> Result<BatchOutcome, StoreError>;
+    async fn write_batch(
+        &self,
+        messages: std::sync::Arc<[QueueMessage]>,
+    ) -> Result<BatchOutcome, StoreError>;
 
     async fn events(&self, query: EventQuery) -> Result<Vec<EventRecord>, StoreError>;
     async fn session(&self, session_id: &str) -> Result<Option<SessionSummary>, StoreError>;

@@ -43,7 +43,7 @@ fn error(code: &str, received_at: i64, name: Option<&str>) -> ErrorEntry {
     }
 }
 
-fn events_of(records: &[EventRecord]) -> Vec<QueueMessage> {
+fn events_of(records: &[EventRecord]) -> Arc<[QueueMessage]> {
     records.iter().cloned().map(QueueMessage::Event).collect()
 }
 
@@ -215,7 +215,7 @@ pub(crate) async fn errors_are_kept_filtered_and_counted(harness: &dyn Harness) 
         error("timestamp_in_future", 300, Some("pageview")),
         error("malformed_json", 400, None),
     ];
-    let batch: Vec<QueueMessage> = entries.iter().cloned().map(QueueMessage::Error).collect();
+    let batch: Arc<[QueueMessage]> = entries.iter().cloned().map(QueueMessage::Error).collect();
     store.write_batch(batch.clone()).await.expect("write");
     store
         .write_batch(batch)

@@ -14,6 +14,12 @@ use super::envelope::escape_pointer;
 #[error("{0}")]
 pub struct SchemaError(String);
 
+impl SchemaError {
+    pub fn from_message(message: String) -> Self {
+        SchemaError(message)
+    }
+}
+
 /// A schema ready to judge events, with the version it was stored under.
 pub struct CompiledSchema {
     pub version: i64,

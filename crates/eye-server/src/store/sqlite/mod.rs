@@ -109,7 +109,7 @@ fn from_sqlite(error: rusqlite::Error) -> StoreError {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn write_batch(&self, messages: Vec<QueueMessage>) -> Result<BatchOutcome, StoreError> {
+    async fn write_batch(&self, messages: Arc<[QueueMessage]>) -> Result<BatchOutcome, StoreError> {
         self.write(move |connection| events::write_batch(connection, &messages))
             .await
     }

@@ -1,0 +1,167 @@
+//! Reading an ingest body: content type and encoding checks, the size limits (before and
+//! after gzip), and the three accepted shapes (one event, an array, `{"events": [...]}`).
+
+use std::io::Read;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use flate2::read::MultiGzDecoder;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::Value;
+
+use super::error::ApiError;
+use crate::json;
+
+pub struct BodyLimits {
+    pub max_body_bytes: usize,
+    pub max_decompressed_bytes: usize,
+    pub max_batch_events: usize,
+}
+
+/// What was read of a body before it was refused, for the error store.
+pub struct Refusal {
+    pub error: ApiError,
+    pub raw: Vec<u8>,
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Refusal {
+            error,
+            raw: Vec::new(),
+        }
+    }
+}
+
+/// The events of a request body, each still unvalidated.
+pub async fn read_events(
+    headers: &HeaderMap,
+    body: Body,
+    limits: &BodyLimits,
+) -> Result<Vec<Value>, Refusal> {
+    check_content_type(headers)?;
+    let gzipped = is_gzipped(headers)?;
+    let bytes = read_limited(body, limits.max_body_bytes).await?;
+    let bytes = if gzipped {
+        gunzip(&bytes, limits.max_decompressed_bytes)?
+    } else {
+        bytes
+    };
+    let document = json::parse_strict(&bytes).map_err(|error| Refusal {
+        error: ApiError::malformed_json(format!("the body is not valid JSON: {error}")),
+        raw: bytes.clone(),
+    })?;
+    let events = into_events(document).map_err(|error| Refusal {
+        error,
+        raw: bytes.clone(),
+    })?;
+    if events.len() > limits.max_batch_events {
+        return Err(Refusal {
+            error: ApiError::too_many_events(format!(
+                "the request holds {} events, over the limit of {}: split it",
+                events.len(),
+                limits.max_batch_events
+            )),
+            raw: bytes,
+        });
+    }
+    Ok(events)
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(format!(
+            "Content-Type {essence:?} is not supported: send application/json"
+        )))
+    }
+}
+
+fn is_gzipped(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(value) = headers.get(CONTENT_ENCODING) else {
+        return Ok(false);
+    };
+    match value
+        .to_str()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "identity" => Ok(false),
+        "gzip" | "x-gzip" => Ok(true),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "Content-Encoding {other:?} is not supported: send gzip or no encoding"
+        ))),
+    }
+}
+
+async fn read_limited(body: Body, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
+    match Limited::new(body, max_bytes).collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::payload_too_large(format!(
+                "the body is over the limit of {max_bytes} bytes: send fewer events per request"
+            )))
+        }
+        Err(error) => Err(ApiError::invalid_body(format!(
+            "the body could not be read: {error}"
+        ))),
+    }
+}
+
+fn gunzip(compressed: &[u8], max_bytes: usize) -> Result<Vec<u8>, Refusal> {
+    let mut out = Vec::new();
+    let read = MultiGzDecoder::new(compressed)
+        .take(max_bytes as u64 + 1)
+        .read_to_end(&mut out);
+    if read.is_err() {
+        return Err(ApiError::invalid_body("the body is not valid gzip").into());
+    }
+    if out.len() > max_bytes {
+        return Err(ApiError::payload_too_large(format!(
+            "the body is over the limit of {max_bytes} bytes once decompressed"
+        ))
+        .into());
+    }
+    Ok(out)
+}
+
+fn into_events(document: Value) -> Result<Vec<Value>, ApiError> {
+    let events = match document {
+        Value::Array(events) => events,
+        Value::Object(mut object) if object.contains_key("events") => {
+            let (1, Some(Value::Array(events))) = (object.len(), object.remove("events")) else {
+                return Err(ApiError::invalid_body(
+                    "a batch object must be exactly {\"events\": [...]}",
+                ));
+            };
+            events
+        }
+        event @ Value::Object(_) => vec![event],
+        _ => {
+            return Err(ApiError::invalid_body(
+                "send one event object, an array of events, or {\"events\": [...]}",
+            ));
+        }
+    };
+    if events.is_empty() {
+        return Err(ApiError::invalid_body("the request holds no events"));
+    }
+    Ok(events)
+}

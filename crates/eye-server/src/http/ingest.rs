@@ -1,0 +1,160 @@
+//! `POST /v1/events`: validate every event, append accepted events and rejections to the
+//! queue in one durable publish, then answer with a verdict per event.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use eye_types::{EventError, EventResult, IngestResponse};
+
+use super::AppState;
+use super::auth::{Authorized, IngestScope, Principal};
+use super::body::{Refusal, read_events};
+use super::error::ApiError;
+use crate::ids;
+use crate::model::{ErrorEntry, EventRecord, QueueMessage};
+use crate::timestamp::{Micros, now_micros};
+use crate::validation::{Rejection, validate_event};
+
+pub async fn ingest(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<IngestScope>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let received_at = now_micros();
+    let events = match read_events(&headers, body, &state.body_limits()).await {
+        Ok(events) => events,
+        Err(refusal) => return Err(record_refusal(&state, &principal, refusal, received_at).await),
+    };
+    let mut messages = Vec::with_capacity(events.len());
+    let mut results = Vec::with_capacity(events.len());
+    let mut accepted = 0;
+    for (index, event) in events.iter().enumerate() {
+        match validate_event(event, received_at, &state.rules, &state.schemas) {
+            Ok(valid) => {
+                let id = ids::event_id(&principal.app, valid.event_id.as_deref(), valid.timestamp);
+                results.push(EventResult::Accepted {
+                    index,
+                    id: id.to_string(),
+                });
+                accepted += 1;
+                messages.push(QueueMessage::Event(EventRecord {
+                    id,
+                    app: principal.app.clone(),
+                    session_id: valid.session_id,
+                    category: valid.category,
+                    name: valid.name,
+                    data: valid.data,
+                    timestamp: valid.timestamp,
+                    received_at,
+                    event_id: valid.event_id,
+                    schema_version: valid.schema_version,
+                }));
+            }
+            Err(rejection) => {
+                results.push(EventResult::Rejected {
+                    index,
+                    error: event_error(&rejection),
+                });
+                let raw = truncate(event.to_string(), state.config.max_raw_error_bytes);
+                messages.push(QueueMessage::Error(error_entry(
+                    &principal,
+                    *rejection,
+                    raw,
+                    received_at,
+                )));
+            }
+        }
+    }
+    state.queue.publish(messages).await?;
+    let rejected = results.len() - accepted;
+    let status = if accepted > 0 {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((
+        status,
+        Json(IngestResponse {
+            accepted,
+            rejected,
+            results,
+        }),
+    )
+        .into_response())
+}
+
+fn event_error(rejection: &Rejection) -> EventError {
+    EventError {
+        code: rejection.code.as_str().to_owned(),
+        message: rejection.message.clone(),
+        path: rejection.path.clone(),
+    }
+}
+
+fn error_entry(
+    principal: &Principal,
+    rejection: Rejection,
+    raw: String,
+    received_at: Micros,
+) -> ErrorEntry {
+    ErrorEntry {
+        id: ids::error_id(),
+        app: principal.app.clone(),
+        code: rejection.code.as_str().to_owned(),
+        message: rejection.message,
+        path: rejection.path,
+        received_at,
+        category: rejection.category,
+        name: rejection.name,
+        session_id: rejection.session_id,
+        schema_version: rejection.schema_version,
+        raw,
+    }
+}
+
+/// Keeps a refused body in the error store (best effort: the refusal is answered either
+/// way), and gives back the error to answer with.
+async fn record_refusal(
+    state: &AppState,
+    principal: &Principal,
+    refusal: Refusal,
+    received_at: Micros,
+) -> ApiError {
+    let Refusal { error, raw } = refusal;
+    let raw = truncate(
+        String::from_utf8_lossy(&raw).into_owned(),
+        state.config.max_raw_error_bytes,
+    );
+    let entry = ErrorEntry {
+        id: ids::error_id(),
+        app: principal.app.clone(),
+        code: error.code.to_owned(),
+        message: error.message.clone(),
+        path: None,
+        received_at,
+        category: None,
+        name: None,
+        session_id: None,
+        schema_version: None,
+        raw,
+    };
+    if let Err(cause) = state.queue.publish(vec![QueueMessage::Error(entry)]).await {
+        tracing::warn!(%cause, code = error.code, "could not record a refused request");
+    }
+    error
+}
+
+/// Cuts `text` to at most `max_bytes`, on a character boundary.
+fn truncate(mut text: String, max_bytes: usize) -> String {
+    if text.len() > max_bytes {
+        let mut end = max_bytes;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}

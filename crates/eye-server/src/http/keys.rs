@@ -1,0 +1,90 @@
+//! Key administration over HTTP: `GET /v1/keys`, `POST /v1/keys`, `DELETE /v1/keys/{id}`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use eye_types::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList};
+
+use super::AppState;
+use super::auth::{AdminScope, Authorized};
+use super::error::ApiError;
+use crate::keys;
+use crate::model::{KeyRecord, Scope};
+use crate::timestamp::format_micros;
+use crate::validation::{MAX_NAME_CHARS, check_identifier};
+
+pub async fn list(
+    State(state): State<AppState>,
+    _: Authorized<AdminScope>,
+) -> Result<Json<KeyList>, ApiError> {
+    let keys = state.store.keys().await?;
+    Ok(Json(KeyList {
+        keys: keys.into_iter().map(key_info).collect(),
+    }))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _: Authorized<AdminScope>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    let request: CreateKeyRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid_body(format!(
+            "send {{\"app\": \"...\", \"scopes\": [\"ingest\"]}}: {e}"
+        ))
+    })?;
+    check_identifier(&request.app, MAX_NAME_CHARS)
+        .map_err(|p| ApiError::invalid_body(format!("`app` {p}")))?;
+    let scopes = parse_scopes(&request.scopes).map_err(ApiError::invalid_body)?;
+    let new_key = keys::generate();
+    let record = state
+        .store
+        .create_key(&request.app, &scopes, new_key.hash)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: new_key.secret,
+            info: key_info(record),
+        }),
+    ))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    _: Authorized<AdminScope>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<KeyInfo>, ApiError> {
+    let Path(id) = path.map_err(|e| ApiError::invalid_parameter("id", e.body_text()))?;
+    Ok(Json(key_info(state.store.revoke_key(&id).await?)))
+}
+
+/// Parses scope names; at least one, each of `ingest`, `query`, `admin`.
+pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, String> {
+    if names.is_empty() {
+        return Err("give at least one scope: ingest, query or admin".into());
+    }
+    names
+        .iter()
+        .map(|name| {
+            Scope::parse(name)
+                .ok_or_else(|| format!("unknown scope {name:?}: use ingest, query or admin"))
+        })
+        .collect()
+}
+
+pub fn key_info(record: KeyRecord) -> KeyInfo {
+    KeyInfo {
+        id: record.id,
+        app: record.app,
+        scopes: record
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        created_at: format_micros(record.created_at),
+        revoked_at: record.revoked_at.map(format_micros),
+    }
+}

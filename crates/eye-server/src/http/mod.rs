@@ -1,0 +1,86 @@
+//! The HTTP API: shared state, the route table, and the JSON fallbacks.
+
+mod auth;
+mod body;
+mod cursor;
+mod error;
+mod errors;
+mod health;
+mod ingest;
+mod keys;
+mod params;
+mod query;
+mod schemas;
+
+pub use error::ApiError;
+pub use keys::{key_info, parse_scopes};
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{delete, get};
+
+use crate::config::Config;
+use crate::queue::Queue;
+use crate::store::Store;
+use crate::validation::{Rules, SchemaRegistry};
+use body::BodyLimits;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub schemas: Arc<SchemaRegistry>,
+    pub config: Arc<Config>,
+    pub rules: Arc<Rules>,
+}
+
+impl AppState {
+    fn body_limits(&self) -> BodyLimits {
+        BodyLimits {
+            max_body_bytes: self.config.max_body_bytes,
+            max_decompressed_bytes: self.config.max_decompressed_bytes,
+            max_batch_events: self.config.max_batch_events,
+        }
+    }
+}
+
+/// Every route with the scope it needs (`None`: no key needed). The router below and the
+/// authorization tests are both checked against this table.
+pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
+    ("GET", "/healthz", None),
+    ("GET", "/readyz", None),
+    ("POST", "/v1/events", Some("ingest")),
+    ("GET", "/v1/events", Some("query")),
+    ("GET", "/v1/sessions/{session_id}", Some("query")),
+    ("GET", "/v1/errors", Some("query")),
+    ("GET", "/v1/errors/summary", Some("query")),
+    ("GET", "/v1/schemas", Some("admin")),
+    ("GET", "/v1/schemas/{category}/{name}", Some("admin")),
+    ("PUT", "/v1/schemas/{category}/{name}", Some("admin")),
+    ("DELETE", "/v1/schemas/{category}/{name}", Some("admin")),
+    ("GET", "/v1/keys", Some("admin")),
+    ("POST", "/v1/keys", Some("admin")),
+    ("DELETE", "/v1/keys/{id}", Some("admin")),
+];
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/events", get(query::list_events).post(ingest::ingest))
+        .route("/v1/sessions/{session_id}", get(query::session))
+        .route("/v1/errors", get(errors::list_errors))
+        .route("/v1/errors/summary", get(errors::summary))
+        .route("/v1/schemas", get(schemas::list))
+        .route(
+            "/v1/schemas/{category}/{name}",
+            get(schemas::get).put(schemas::put).delete(schemas::delete),
+        )
+        .route("/v1/keys", get(keys::list).post(keys::create))
+        .route("/v1/keys/{id}", delete(keys::revoke))
+        .fallback(|| async { ApiError::not_found("no such route: see the README for the API") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(state)
+}

@@ -1,0 +1,124 @@
+//! The data team's read API: `GET /v1/events` and `GET /v1/sessions/{session_id}`.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use eye_types::{EventPage, SessionPage, StoredEvent};
+use serde_json::Value;
+
+use super::AppState;
+use super::auth::{Authorized, QueryScope};
+use super::cursor;
+use super::error::ApiError;
+use super::params::Params;
+use crate::model::EventRecord;
+use crate::store::{EventQuery, Order, Position};
+use crate::timestamp::format_micros;
+use crate::validation::{MAX_NAME_CHARS, check_identifier};
+
+const EVENT_PARAMS: &[&str] = &[
+    "session_id",
+    "category",
+    "name",
+    "app",
+    "from",
+    "to",
+    "order",
+    "limit",
+    "cursor",
+];
+const SESSION_PARAMS: &[&str] = &["order", "limit", "cursor"];
+
+pub async fn list_events(
+    State(state): State<AppState>,
+    _: Authorized<QueryScope>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<EventPage>, ApiError> {
+    let params = Params::parse(raw.as_deref(), EVENT_PARAMS)?;
+    let query = EventQuery {
+        session_id: params.identifier("session_id")?,
+        category: params.identifier("category")?,
+        name: params.identifier("name")?,
+        app: params.identifier("app")?,
+        from: params.time("from")?,
+        to: params.time("to")?,
+        order: params.order(Order::Asc)?,
+        after: params.cursor()?,
+        limit: params.limit()?,
+    };
+    let limit = query.limit;
+    let records = state.store.events(query).await?;
+    let (events, next_cursor) = page(records, limit);
+    Ok(Json(EventPage {
+        events,
+        next_cursor,
+    }))
+}
+
+pub async fn session(
+    State(state): State<AppState>,
+    _: Authorized<QueryScope>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<SessionPage>, ApiError> {
+    let Path(session_id) =
+        path.map_err(|e| ApiError::invalid_parameter("session_id", e.body_text()))?;
+    check_identifier(&session_id, MAX_NAME_CHARS)
+        .map_err(|p| ApiError::invalid_parameter("session_id", p))?;
+    let params = Params::parse(raw.as_deref(), SESSION_PARAMS)?;
+    let query = EventQuery {
+        session_id: Some(session_id.clone()),
+        order: params.order(Order::Asc)?,
+        after: params.cursor()?,
+        limit: params.limit()?,
+        ..EventQuery::default()
+    };
+    let Some(summary) = state.store.session(&session_id).await? else {
+        return Err(ApiError::not_found(format!(
+            "no event has been stored for session {session_id:?}"
+        )));
+    };
+    let limit = query.limit;
+    let (events, next_cursor) = page(state.store.events(query).await?, limit);
+    Ok(Json(SessionPage {
+        session_id,
+        first_timestamp: format_micros(summary.first_timestamp),
+        last_timestamp: format_micros(summary.last_timestamp),
+        event_count: summary.event_count,
+        apps: summary.apps,
+        events,
+        next_cursor,
+    }))
+}
+
+/// The store answers up to `limit + 1` rows: one more than a page means another page follows.
+fn page(mut records: Vec<EventRecord>, limit: usize) -> (Vec<StoredEvent>, Option<String>) {
+    let more = records.len() > limit;
+    records.truncate(limit);
+    let next_cursor = more
+        .then(|| {
+            records.last().map(|last| {
+                cursor::encode(Position {
+                    at: last.timestamp,
+                    id: last.id,
+                })
+            })
+        })
+        .flatten();
+    (records.into_iter().map(stored_event).collect(), next_cursor)
+}
+
+fn stored_event(record: EventRecord) -> StoredEvent {
+    StoredEvent {
+        id: record.id.to_string(),
+        app: record.app,
+        session_id: record.session_id,
+        category: record.category,
+        name: record.name,
+        data: serde_json::from_str(&record.data).unwrap_or(Value::String(record.data)),
+        timestamp: format_micros(record.timestamp),
+        received_at: format_micros(record.received_at),
+        event_id: record.event_id,
+        schema_version: record.schema_version,
+    }
+}

@@ -209,7 +209,7 @@ pub(crate) async fn queries_filter_and_paginate(harness: &dyn Harness) {
 
 pub(crate) async fn errors_are_kept_filtered_and_counted(harness: &dyn Harness) {
     let store = harness.store();
-    let entries = vec![
+    let entries = [
         error("schema_violation", 100, Some("cta click")),
         error("schema_violation", 200, Some("cta click")),
         error("timestamp_in_future", 300, Some("pageview")),

@@ -1,0 +1,10 @@
+//! HTTP-level tests: each starts the real server on a random port with its own temporary
+//! data directory and talks HTTP to it.
+
+mod auth;
+mod concurrency;
+mod helpers;
+mod ingest;
+mod limits;
+mod query;
+mod schemas;

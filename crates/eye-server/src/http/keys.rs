@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use eye_types::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList};
@@ -28,8 +28,9 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
     let request: CreateKeyRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid_body(format!(
             "send {{\"app\": \"...\", \"scopes\": [\"ingest\"]}}: {e}"

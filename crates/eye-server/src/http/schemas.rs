@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -50,9 +50,10 @@ pub async fn put(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
     path: TypePath,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (category, name) = event_type(path)?;
+    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
     let schema: Value = json::parse_strict(&body).map_err(|e| {
         ApiError::malformed_json(format!("the body must be a JSON Schema document: {e}"))
     })?;

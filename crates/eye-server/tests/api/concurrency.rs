@@ -53,15 +53,10 @@ async fn overlapping_retries_store_each_event_exactly_once() {
             .entry(event["event_id"].as_str().expect("event_id").to_owned())
             .or_default() += 1;
     }
-    let sent: usize = (0..16)
-        .map(|c| {
-            (c * 20..c * 20 + 100)
-                .map(|n| n % UNIQUE_EVENTS)
-                .collect::<std::collections::HashSet<_>>()
-        })
-        .flatten()
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    let sent: std::collections::HashSet<usize> = (0..16)
+        .flat_map(|c| (c * 20..c * 20 + 100).map(|n| n % UNIQUE_EVENTS))
+        .collect();
+    let sent = sent.len();
     assert_eq!(copies.len(), sent);
     assert!(copies.values().all(|&n| n == 1), "duplicates stored");
     for session in 0..SESSIONS {

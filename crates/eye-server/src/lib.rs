@@ -17,5 +17,8 @@ pub mod timestamp;
 pub mod validation;
 pub mod worker;
 
+#[cfg(test)]
+mod testing;
+
 pub use app::Application;
 pub use config::Config;

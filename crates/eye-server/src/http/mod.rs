@@ -1,5 +1,6 @@
 //! The HTTP API: shared state, the route table, and the JSON fallbacks.
 
+mod access_log;
 mod auth;
 mod body;
 mod cursor;
@@ -82,5 +83,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{id}", delete(keys::revoke))
         .fallback(|| async { ApiError::not_found("no such route: see the README for the API") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn(access_log::log_request))
         .with_state(state)
 }

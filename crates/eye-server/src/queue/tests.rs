@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{Queue, QueueError};
 use crate::model::{ErrorEntry, QueueMessage};
+use crate::testing::conformance_suite;
 
 /// A queue under test, and how to reopen it on the same durable state.
 pub(crate) trait Harness {
@@ -137,27 +138,6 @@ pub(crate) async fn concurrent_publishes_all_land(harness: &dyn Harness) {
     assert_eq!(seen, (0..500).collect::<Vec<_>>());
 }
 
-/// Stamps out every conformance test for one backend.
-macro_rules! queue_conformance {
-    ($module:ident, $harness:expr) => {
-        mod $module {
-            use super::*;
-            queue_conformance!(@test $harness, delivers_in_order_and_ack_removes,
-                unacknowledged_messages_survive_a_restart, refuses_to_grow_past_its_bound,
-                receive_wakes_on_publish, concurrent_publishes_all_land);
-        }
-    };
-    (@test $harness:expr, $($name:ident),+) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let harness = $harness;
-                super::$name(&harness).await;
-            }
-        )+
-    };
-}
-
 struct SqliteHarness(tempfile::TempDir);
 
 impl Harness for SqliteHarness {
@@ -170,4 +150,12 @@ fn sqlite_harness() -> SqliteHarness {
     SqliteHarness(tempfile::tempdir().expect("tempdir"))
 }
 
-queue_conformance!(sqlite, sqlite_harness());
+conformance_suite!(
+    sqlite,
+    sqlite_harness(),
+    delivers_in_order_and_ack_removes,
+    unacknowledged_messages_survive_a_restart,
+    refuses_to_grow_past_its_bound,
+    receive_wakes_on_publish,
+    concurrent_publishes_all_land,
+);

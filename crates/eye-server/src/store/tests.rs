@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{ErrorQuery, EventQuery, Order, Position, Store, StoreError};
 use crate::ids;
 use crate::model::{ErrorEntry, EventRecord, QueueMessage, Scope};
+use crate::testing::conformance_suite;
 
 pub(crate) trait Harness {
     fn store(&self) -> Arc<dyn Store>;
@@ -311,27 +312,6 @@ pub(crate) async fn schema_changes_are_versioned(harness: &dyn Harness) {
     assert_eq!(third.version, 4, "a deletion is a version too");
 }
 
-macro_rules! store_conformance {
-    ($module:ident, $harness:expr) => {
-        mod $module {
-            use super::*;
-            store_conformance!(@test $harness, batches_are_idempotent, client_event_ids_deduplicate_per_app,
-                concurrent_overlapping_batches_store_each_event_once, queries_filter_and_paginate,
-                errors_are_kept_filtered_and_counted, keys_are_found_by_hash_and_revoked,
-                schema_changes_are_versioned);
-        }
-    };
-    (@test $harness:expr, $($name:ident),+) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let harness = $harness;
-                super::$name(&harness).await;
-            }
-        )+
-    };
-}
-
 struct SqliteHarness(tempfile::TempDir);
 
 impl Harness for SqliteHarness {
@@ -344,7 +324,17 @@ fn sqlite_harness() -> SqliteHarness {
     SqliteHarness(tempfile::tempdir().expect("tempdir"))
 }
 
-store_conformance!(sqlite, sqlite_harness());
+conformance_suite!(
+    sqlite,
+    sqlite_harness(),
+    batches_are_idempotent,
+    client_event_ids_deduplicate_per_app,
+    concurrent_overlapping_batches_store_each_event_once,
+    queries_filter_and_paginate,
+    errors_are_kept_filtered_and_counted,
+    keys_are_found_by_hash_and_revoked,
+    schema_changes_are_versioned,
+);
 
 /// Every filter of the query API is served by an index, never a full scan of `events`.
 #[test]

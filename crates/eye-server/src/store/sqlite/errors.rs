@@ -3,7 +3,7 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params, params_from_iter};
 
-use super::events::{push_range_and_page, uuid_from_row};
+use super::events::{push_equalities, push_range_and_page, uuid_from_row};
 use crate::model::ErrorEntry;
 use crate::store::{ErrorCounts, ErrorQuery};
 use crate::timestamp::Micros;
@@ -37,18 +37,16 @@ pub fn query(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<Ve
          FROM errors WHERE 1 = 1",
     );
     let mut values: Vec<SqlValue> = Vec::new();
-    let text_filters = [
-        ("code", &query.code),
-        ("app", &query.app),
-        ("category", &query.category),
-        ("name", &query.name),
-    ];
-    for (column, filter) in text_filters {
-        if let Some(value) = filter {
-            sql.push_str(&format!(" AND {column} = ?"));
-            values.push(SqlValue::Text(value.clone()));
-        }
-    }
+    push_equalities(
+        &mut sql,
+        &mut values,
+        &[
+            ("code", &query.code),
+            ("app", &query.app),
+            ("category", &query.category),
+            ("name", &query.name),
+        ],
+    );
     push_range_and_page(
         &mut sql,
         &mut values,

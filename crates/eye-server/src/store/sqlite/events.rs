@@ -78,18 +78,16 @@ const EVENT_COLUMNS: &str =
 pub fn query(connection: &Connection, query: &EventQuery) -> rusqlite::Result<Vec<EventRecord>> {
     let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
     let mut values: Vec<SqlValue> = Vec::new();
-    let text_filters = [
-        ("session_id", &query.session_id),
-        ("category", &query.category),
-        ("name", &query.name),
-        ("app", &query.app),
-    ];
-    for (column, filter) in text_filters {
-        if let Some(value) = filter {
-            sql.push_str(&format!(" AND {column} = ?"));
-            values.push(SqlValue::Text(value.clone()));
-        }
-    }
+    push_equalities(
+        &mut sql,
+        &mut values,
+        &[
+            ("session_id", &query.session_id),
+            ("category", &query.category),
+            ("name", &query.name),
+            ("app", &query.app),
+        ],
+    );
     push_range_and_page(
         &mut sql,
         &mut values,
@@ -103,6 +101,20 @@ pub fn query(connection: &Connection, query: &EventQuery) -> rusqlite::Result<Ve
     let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(params_from_iter(values), event_from_row)?;
     rows.collect()
+}
+
+/// Appends `AND column = ?` for every filter that is set.
+pub fn push_equalities(
+    sql: &mut String,
+    values: &mut Vec<SqlValue>,
+    filters: &[(&str, &Option<String>)],
+) {
+    for (column, filter) in filters {
+        if let Some(value) = filter {
+            sql.push_str(&format!(" AND {column} = ?"));
+            values.push(SqlValue::Text(value.clone()));
+        }
+    }
 }
 
 /// Appends the time range, the keyset position, the order and the limit (plus one, so the

@@ -24,6 +24,11 @@ pub fn generate() -> NewKey {
     NewKey { secret, hash }
 }
 
+/// The public id of a key, as listed and revoked: `key_` and 16 hex digits.
+pub fn new_key_id() -> String {
+    format!("key_{:016x}", rand::rng().next_u64())
+}
+
 pub fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }

@@ -66,6 +66,23 @@ impl Scope {
     pub fn parse(text: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == text)
     }
+
+    /// Sorted, without repeats, comma-separated: how stores keep a key's scopes.
+    pub fn join(scopes: &[Scope]) -> (Vec<Scope>, String) {
+        let mut scopes = scopes.to_vec();
+        scopes.sort();
+        scopes.dedup();
+        let text = scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        (scopes, text)
+    }
+
+    pub fn split(text: &str) -> Vec<Scope> {
+        text.split(',').filter_map(Scope::parse).collect()
+    }
 }
 
 /// A stored API key, without its secret.
@@ -86,5 +103,15 @@ pub struct SchemaRecord {
     pub version: i64,
     /// The JSON Schema document, serialized.
     pub schema: String,
+    pub created_at: Micros,
+}
+
+/// One entry of a type's schema history; `schema` is `None` for a deletion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaVersion {
+    pub category: String,
+    pub name: String,
+    pub version: i64,
+    pub schema: Option<String>,
     pub created_at: Micros,
 }

@@ -95,6 +95,14 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound(message) => ApiError::not_found(message),
+            StoreError::Rejected(cause) => {
+                tracing::error!(%cause, "store refused a request");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server failed; it has been logged",
+                )
+            }
             StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "store unavailable");
                 ApiError::unavailable("the store is unavailable; retry later", 5)

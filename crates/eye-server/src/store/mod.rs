@@ -4,14 +4,18 @@
 //! `event_id`), whatever the redeliveries or concurrency, and a session summary counts each
 //! stored event exactly once.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::model::{ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, Scope};
+use crate::model::{
+    ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, SchemaVersion, Scope,
+};
 use crate::timestamp::Micros;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +25,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("{0}")]
     NotFound(String),
+    /// The database refused the data itself: retrying the same write fails the same way.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,6 +125,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a key revoked; `NotFound` when there is no such key.
     async fn revoke_key(&self, id: &str) -> Result<KeyRecord, StoreError>;
 
+    /// Every key with its digest, for moving a deployment to another store.
+    async fn export_keys(&self) -> Result<Vec<(KeyRecord, [u8; 32])>, StoreError>;
+    /// Stores a key exactly as exported (its application too); a no-op if its id exists.
+    async fn import_key(&self, key: &KeyRecord, hash: [u8; 32]) -> Result<(), StoreError>;
+
     /// Stores a new version of a type's schema, unless it equals the one in force.
     async fn put_schema(
         &self,
@@ -136,6 +148,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<SchemaRecord>, StoreError>;
     /// Retires a type's schema (recorded as a new version); false when it had none.
     async fn delete_schema(&self, category: &str, name: &str) -> Result<bool, StoreError>;
+
+    /// Every version of every schema, deletions included, in (category, name, version) order.
+    async fn schema_history(&self) -> Result<Vec<SchemaVersion>, StoreError>;
+    /// Stores one history entry as exported; a no-op if that version exists.
+    async fn import_schema_version(&self, version: &SchemaVersion) -> Result<(), StoreError>;
 
     /// A cheap round trip, for readiness.
     async fn check(&self) -> Result<(), StoreError>;

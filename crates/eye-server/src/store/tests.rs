@@ -7,10 +7,16 @@ use uuid::Uuid;
 use super::{ErrorQuery, EventQuery, Order, Position, Store, StoreError};
 use crate::ids;
 use crate::model::{ErrorEntry, EventRecord, QueueMessage, Scope};
-use crate::testing::conformance_suite;
+use crate::testing::{self, conformance_suite};
 
 pub(crate) trait Harness {
     fn store(&self) -> Arc<dyn Store>;
+}
+
+impl Harness for Arc<dyn Store> {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(self)
+    }
 }
 
 fn event(app: &str, session: &str, name: &str, ts: i64, event_id: Option<&str>) -> EventRecord {
@@ -312,21 +318,97 @@ pub(crate) async fn schema_changes_are_versioned(harness: &dyn Harness) {
     assert_eq!(third.version, 4, "a deletion is a version too");
 }
 
-struct SqliteHarness(tempfile::TempDir);
+/// The directory lives as long as the store that uses it.
+struct SqliteHarness(#[allow(dead_code)] tempfile::TempDir, Arc<dyn Store>);
 
 impl Harness for SqliteHarness {
     fn store(&self) -> Arc<dyn Store> {
-        Arc::new(super::SqliteStore::open(self.0.path()).expect("open store"))
+        Arc::clone(&self.1)
     }
 }
 
-fn sqlite_harness() -> SqliteHarness {
-    SqliteHarness(tempfile::tempdir().expect("tempdir"))
+async fn sqlite_harness() -> Option<SqliteHarness> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(super::SqliteStore::open(dir.path()).expect("open store"));
+    Some(SqliteHarness(dir, store))
+}
+
+/// A PostgreSQL store in a schema of its own, dropped when the test ends.
+pub(crate) struct PostgresHarness {
+    schema: String,
+    store: Arc<dyn Store>,
+}
+
+impl Harness for PostgresHarness {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+}
+
+pub(crate) async fn postgres_harness() -> Option<PostgresHarness> {
+    let url = testing::postgres_url();
+    let schema = testing::unique_name("eye_test");
+    let connected = tokio_postgres::connect(&url, tokio_postgres::NoTls).await;
+    let (client, connection) = match connected {
+        Ok(pair) => pair,
+        Err(error) => {
+            testing::unreachable("PostgreSQL", &error);
+            return None;
+        }
+    };
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
+    let store = super::PostgresStore::connect(&url, Some(&schema), 8)
+        .await
+        .expect("connect store");
+    Some(PostgresHarness {
+        schema,
+        store: Arc::new(store),
+    })
+}
+
+impl Drop for PostgresHarness {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        // Drop runs outside async code: a short-lived thread with its own runtime cleans up.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&testing::postgres_url(), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
 }
 
 conformance_suite!(
     sqlite,
     sqlite_harness(),
+    batches_are_idempotent,
+    client_event_ids_deduplicate_per_app,
+    concurrent_overlapping_batches_store_each_event_once,
+    queries_filter_and_paginate,
+    errors_are_kept_filtered_and_counted,
+    keys_are_found_by_hash_and_revoked,
+    schema_changes_are_versioned,
+);
+
+conformance_suite!(
+    postgres,
+    postgres_harness(),
     batches_are_idempotent,
     client_event_ids_deduplicate_per_app,
     concurrent_overlapping_batches_store_each_event_once,

@@ -1,9 +1,9 @@
 //! Applications, API keys and schema versions.
 
-use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::model::{KeyRecord, SchemaRecord, Scope};
+use crate::keys::new_key_id;
+use crate::model::{KeyRecord, SchemaRecord, SchemaVersion, Scope};
 use crate::timestamp::now_micros;
 
 pub fn create_key(
@@ -12,33 +12,49 @@ pub fn create_key(
     scopes: &[Scope],
     hash: [u8; 32],
 ) -> rusqlite::Result<KeyRecord> {
-    let transaction = connection.transaction()?;
-    let now = now_micros();
-    transaction.execute(
-        "INSERT OR IGNORE INTO apps (name, created_at) VALUES (?1, ?2)",
-        params![app, now],
-    )?;
-    let id = format!("key_{:016x}", rand::rng().random::<u64>());
-    let mut scopes = scopes.to_vec();
-    scopes.sort();
-    scopes.dedup();
-    let scope_text = scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    transaction.execute(
-        "INSERT INTO api_keys (id, app, scopes, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, app, scope_text, &hash[..], now],
-    )?;
-    transaction.commit()?;
-    Ok(KeyRecord {
-        id,
+    let (scopes, _) = Scope::join(scopes);
+    let record = KeyRecord {
+        id: new_key_id(),
         app: app.to_owned(),
         scopes,
-        created_at: now,
+        created_at: now_micros(),
         revoked_at: None,
-    })
+    };
+    import_key(connection, &record, hash)?;
+    Ok(record)
+}
+
+/// Inserts a key (and its application) as given; a no-op for an id already stored.
+pub fn import_key(
+    connection: &mut Connection,
+    key: &KeyRecord,
+    hash: [u8; 32],
+) -> rusqlite::Result<()> {
+    let (_, scope_text) = Scope::join(&key.scopes);
+    let transaction = connection.transaction()?;
+    transaction.execute(
+        "INSERT OR IGNORE INTO apps (name, created_at) VALUES (?1, ?2)",
+        params![key.app, key.created_at],
+    )?;
+    transaction.execute(
+        "INSERT OR IGNORE INTO api_keys (id, app, scopes, hash, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![key.id, key.app, scope_text, &hash[..], key.created_at, key.revoked_at],
+    )?;
+    transaction.commit()
+}
+
+pub fn export_keys(connection: &Connection) -> rusqlite::Result<Vec<(KeyRecord, [u8; 32])>> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS}, hash FROM api_keys ORDER BY app, created_at, id"
+        ))?
+        .query_map([], |row| {
+            let stored: Vec<u8> = row.get(5)?;
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(&stored[..32.min(stored.len())]);
+            Ok((key_from_row(row)?, hash))
+        })?
+        .collect()
 }
 
 const KEY_COLUMNS: &str = "id, app, scopes, created_at, revoked_at";
@@ -48,7 +64,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     Ok(KeyRecord {
         id: row.get(0)?,
         app: row.get(1)?,
-        scopes: scopes.split(',').filter_map(Scope::parse).collect(),
+        scopes: Scope::split(&scopes),
         created_at: row.get(3)?,
         revoked_at: row.get(4)?,
     })
@@ -189,4 +205,30 @@ pub fn delete_schema(
     )?;
     transaction.commit()?;
     Ok(true)
+}
+
+pub fn schema_history(connection: &Connection) -> rusqlite::Result<Vec<SchemaVersion>> {
+    connection
+        .prepare_cached("SELECT category, name, version, schema, created_at FROM schemas ORDER BY category, name, version")?
+        .query_map([], |row| {
+            Ok(SchemaVersion {
+                category: row.get(0)?,
+                name: row.get(1)?,
+                version: row.get(2)?,
+                schema: row.get(3)?,
+                created_at: row.get(4)?,
+            })
+        })?
+        .collect()
+}
+
+pub fn import_schema_version(
+    connection: &Connection,
+    version: &SchemaVersion,
+) -> rusqlite::Result<()> {
+    connection.execute(
+        "INSERT OR IGNORE INTO schemas (category, name, version, schema, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![version.category, version.name, version.version, version.schema, version.created_at],
+    )?;
+    Ok(())
 }

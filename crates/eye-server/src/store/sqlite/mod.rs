@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode};
 
 use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
-use crate::model::{ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, Scope};
+use crate::model::{
+    ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, SchemaVersion, Scope,
+};
 use crate::timestamp::Micros;
 
 /// Idle reader connections kept open.
@@ -164,6 +166,26 @@ impl Store for SqliteStore {
         self.write(move |connection| admin::revoke_key(connection, &id))
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no key has the id {wanted:?}")))
+    }
+
+    async fn export_keys(&self) -> Result<Vec<(KeyRecord, [u8; 32])>, StoreError> {
+        self.read(admin::export_keys).await
+    }
+
+    async fn import_key(&self, key: &KeyRecord, hash: [u8; 32]) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.write(move |connection| admin::import_key(connection, &key, hash))
+            .await
+    }
+
+    async fn schema_history(&self) -> Result<Vec<SchemaVersion>, StoreError> {
+        self.read(admin::schema_history).await
+    }
+
+    async fn import_schema_version(&self, version: &SchemaVersion) -> Result<(), StoreError> {
+        let version = version.clone();
+        self.write(move |connection| admin::import_schema_version(connection, &version))
+            .await
     }
 
     async fn put_schema(

@@ -1,0 +1,119 @@
+//! The error store on PostgreSQL.
+
+use deadpool_postgres::Object;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::sql::{Sql, at};
+use crate::model::ErrorEntry;
+use crate::store::{ErrorCounts, ErrorQuery};
+use crate::timestamp::{Micros, to_micros};
+
+pub async fn insert_errors(
+    transaction: &tokio_postgres::Transaction<'_>,
+    entries: &[&ErrorEntry],
+) -> Result<u64, tokio_postgres::Error> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+    let received: Vec<OffsetDateTime> = entries.iter().map(|e| at(e.received_at)).collect();
+    let apps: Vec<&str> = entries.iter().map(|e| e.app.as_str()).collect();
+    let codes: Vec<&str> = entries.iter().map(|e| e.code.as_str()).collect();
+    let messages: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
+    let paths: Vec<Option<&str>> = entries.iter().map(|e| e.path.as_deref()).collect();
+    let categories: Vec<Option<&str>> = entries.iter().map(|e| e.category.as_deref()).collect();
+    let names: Vec<Option<&str>> = entries.iter().map(|e| e.name.as_deref()).collect();
+    let sessions: Vec<Option<&str>> = entries.iter().map(|e| e.session_id.as_deref()).collect();
+    let versions: Vec<Option<i64>> = entries.iter().map(|e| e.schema_version).collect();
+    let raws: Vec<&str> = entries.iter().map(|e| e.raw.as_str()).collect();
+    transaction
+        .execute(
+            "INSERT INTO errors (id, received_at, app, code, message, path, category, name, session_id, schema_version, raw)
+             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[])
+             ON CONFLICT DO NOTHING",
+            &[&ids, &received, &apps, &codes, &messages, &paths, &categories, &names, &sessions, &versions, &raws],
+        )
+        .await?;
+    Ok(entries.len() as u64)
+}
+
+pub async fn query(
+    client: &Object,
+    query: &ErrorQuery,
+) -> Result<Vec<ErrorEntry>, tokio_postgres::Error> {
+    let mut sql = Sql::new(
+        "SELECT id, received_at, app, code, message, path, category, name, session_id, schema_version, raw
+         FROM errors WHERE true",
+    );
+    sql.equalities(&[
+        ("code", &query.code),
+        ("app", &query.app),
+        ("category", &query.category),
+        ("name", &query.name),
+    ]);
+    sql.range_and_page(
+        "received_at",
+        query.from,
+        query.to,
+        query.order,
+        query.after,
+        query.limit,
+    );
+    let rows = client.query(&sql.text, &sql.params()).await?;
+    Ok(rows.iter().map(error_from_row).collect())
+}
+
+fn error_from_row(row: &Row) -> ErrorEntry {
+    ErrorEntry {
+        id: row.get(0),
+        received_at: to_micros(row.get(1)),
+        app: row.get(2),
+        code: row.get(3),
+        message: row.get(4),
+        path: row.get(5),
+        category: row.get(6),
+        name: row.get(7),
+        session_id: row.get(8),
+        schema_version: row.get(9),
+        raw: row.get(10),
+    }
+}
+
+pub async fn counts(
+    client: &Object,
+    from: Option<Micros>,
+    to: Option<Micros>,
+) -> Result<ErrorCounts, tokio_postgres::Error> {
+    let from = from.map(at);
+    let to = to.map(at);
+    let by_code = client
+        .query(
+            "SELECT code, COUNT(*) FROM errors
+             WHERE ($1::timestamptz IS NULL OR received_at >= $1) AND ($2::timestamptz IS NULL OR received_at < $2)
+             GROUP BY code ORDER BY code",
+            &[&from, &to],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get::<_, i64>(1) as u64))
+        .collect();
+    let by_event_type = client
+        .query(
+            "SELECT category, name, COUNT(*) FROM errors
+             WHERE ($1::timestamptz IS NULL OR received_at >= $1) AND ($2::timestamptz IS NULL OR received_at < $2)
+               AND category IS NOT NULL AND name IS NOT NULL
+             GROUP BY category, name ORDER BY COUNT(*) DESC, category, name",
+            &[&from, &to],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get::<_, i64>(2) as u64))
+        .collect();
+    Ok(ErrorCounts {
+        by_code,
+        by_event_type,
+    })
+}

@@ -1,0 +1,235 @@
+//! Events and session summaries on PostgreSQL. A batch is written in one transaction, in
+//! three phases that each take their row locks in sorted order (dedup keys, events,
+//! summaries), so concurrent workers cannot deadlock on overlapping batches.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use deadpool_postgres::Object;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::errors::insert_errors;
+use super::sql::{Sql, at};
+use crate::model::{EventRecord, QueueMessage};
+use crate::store::{BatchOutcome, EventQuery, SessionSummary};
+use crate::timestamp::to_micros;
+
+pub async fn write_batch(
+    client: &mut Object,
+    messages: &[QueueMessage],
+) -> Result<BatchOutcome, tokio_postgres::Error> {
+    let mut events: Vec<&EventRecord> = Vec::new();
+    let mut errors = Vec::new();
+    for message in messages {
+        match message {
+            QueueMessage::Event(event) => events.push(event),
+            QueueMessage::Error(entry) => errors.push(entry),
+        }
+    }
+    let transaction = client.transaction().await?;
+    let candidates = claim_event_ids(&transaction, &events).await?;
+    let inserted = insert_events(&transaction, &candidates).await?;
+    let stored: Vec<&EventRecord> = candidates
+        .into_iter()
+        .filter(|e| inserted.contains(&e.id))
+        .collect();
+    update_sessions(&transaction, &stored).await?;
+    let error_count = insert_errors(&transaction, &errors).await?;
+    transaction.commit().await?;
+    Ok(BatchOutcome {
+        stored: stored.len() as u64,
+        duplicates: (events.len() - stored.len()) as u64,
+        errors: error_count,
+    })
+}
+
+/// Phase 1: claims (app, event_id) for the events that carry one. Returns the events that
+/// may be inserted: those without a key, and those whose key this batch claimed.
+async fn claim_event_ids<'a>(
+    transaction: &tokio_postgres::Transaction<'_>,
+    events: &[&'a EventRecord],
+) -> Result<Vec<&'a EventRecord>, tokio_postgres::Error> {
+    let mut keyed: Vec<&EventRecord> = events
+        .iter()
+        .copied()
+        .filter(|e| e.event_id.is_some())
+        .collect();
+    keyed.sort_by(|a, b| (&a.app, &a.event_id).cmp(&(&b.app, &b.event_id)));
+    let mut claimed = HashSet::new();
+    if !keyed.is_empty() {
+        let apps: Vec<&str> = keyed.iter().map(|e| e.app.as_str()).collect();
+        let event_ids: Vec<&str> = keyed
+            .iter()
+            .map(|e| e.event_id.as_deref().unwrap_or_default())
+            .collect();
+        let ids: Vec<Uuid> = keyed.iter().map(|e| e.id).collect();
+        let rows = transaction
+            .query(
+                "INSERT INTO event_keys (app, event_id, id)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])
+                 ON CONFLICT DO NOTHING RETURNING id",
+                &[&apps, &event_ids, &ids],
+            )
+            .await?;
+        claimed.extend(rows.iter().map(|row| row.get::<_, Uuid>(0)));
+    }
+    Ok(events
+        .iter()
+        .copied()
+        .filter(|e| e.event_id.is_none() || claimed.contains(&e.id))
+        .collect())
+}
+
+/// Phase 2: inserts events, sorted by id; returns the ids actually inserted (a redelivered
+/// event conflicts on its primary key and is skipped).
+async fn insert_events(
+    transaction: &tokio_postgres::Transaction<'_>,
+    candidates: &[&EventRecord],
+) -> Result<HashSet<Uuid>, tokio_postgres::Error> {
+    if candidates.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut sorted = candidates.to_vec();
+    sorted.sort_by_key(|e| e.id);
+    let ids: Vec<Uuid> = sorted.iter().map(|e| e.id).collect();
+    let apps: Vec<&str> = sorted.iter().map(|e| e.app.as_str()).collect();
+    let sessions: Vec<&str> = sorted.iter().map(|e| e.session_id.as_str()).collect();
+    let categories: Vec<&str> = sorted.iter().map(|e| e.category.as_str()).collect();
+    let names: Vec<&str> = sorted.iter().map(|e| e.name.as_str()).collect();
+    let timestamps: Vec<OffsetDateTime> = sorted.iter().map(|e| at(e.timestamp)).collect();
+    let received: Vec<OffsetDateTime> = sorted.iter().map(|e| at(e.received_at)).collect();
+    let event_ids: Vec<Option<&str>> = sorted.iter().map(|e| e.event_id.as_deref()).collect();
+    let versions: Vec<Option<i64>> = sorted.iter().map(|e| e.schema_version).collect();
+    let data: Vec<&str> = sorted.iter().map(|e| e.data.as_str()).collect();
+    let rows = transaction
+        .query(
+            "INSERT INTO events (id, app, session_id, category, name, ts, received_at, event_id, schema_version, data)
+             SELECT i, a, s, c, n, t, r, e, v, d::jsonb FROM unnest(
+                $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                $7::timestamptz[], $8::text[], $9::bigint[], $10::text[]) AS u(i, a, s, c, n, t, r, e, v, d)
+             ON CONFLICT DO NOTHING RETURNING id",
+            &[&ids, &apps, &sessions, &categories, &names, &timestamps, &received, &event_ids, &versions, &data],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Phase 3: one atomic upsert per session (sorted), counting only events inserted above.
+async fn update_sessions(
+    transaction: &tokio_postgres::Transaction<'_>,
+    stored: &[&EventRecord],
+) -> Result<(), tokio_postgres::Error> {
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let mut per_session: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
+    let mut apps: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for event in stored {
+        let entry =
+            per_session
+                .entry(&event.session_id)
+                .or_insert((event.timestamp, event.timestamp, 0));
+        entry.0 = entry.0.min(event.timestamp);
+        entry.1 = entry.1.max(event.timestamp);
+        entry.2 += 1;
+        apps.insert((&event.session_id, &event.app));
+    }
+    let sessions: Vec<&str> = per_session.keys().copied().collect();
+    let firsts: Vec<OffsetDateTime> = per_session.values().map(|v| at(v.0)).collect();
+    let lasts: Vec<OffsetDateTime> = per_session.values().map(|v| at(v.1)).collect();
+    let counts: Vec<i64> = per_session.values().map(|v| v.2).collect();
+    transaction
+        .execute(
+            "INSERT INTO sessions (session_id, first_ts, last_ts, event_count)
+             SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[])
+             ON CONFLICT (session_id) DO UPDATE SET
+                first_ts = LEAST(sessions.first_ts, excluded.first_ts),
+                last_ts = GREATEST(sessions.last_ts, excluded.last_ts),
+                event_count = sessions.event_count + excluded.event_count",
+            &[&sessions, &firsts, &lasts, &counts],
+        )
+        .await?;
+    let app_sessions: Vec<&str> = apps.iter().map(|(s, _)| *s).collect();
+    let app_names: Vec<&str> = apps.iter().map(|(_, a)| *a).collect();
+    transaction
+        .execute(
+            "INSERT INTO session_apps (session_id, app) SELECT * FROM unnest($1::text[], $2::text[])
+             ON CONFLICT DO NOTHING",
+            &[&app_sessions, &app_names],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn query(
+    client: &Object,
+    query: &EventQuery,
+) -> Result<Vec<EventRecord>, tokio_postgres::Error> {
+    let mut sql = Sql::new(
+        "SELECT id, app, session_id, category, name, ts, received_at, event_id, schema_version, data::text
+         FROM events WHERE true",
+    );
+    sql.equalities(&[
+        ("session_id", &query.session_id),
+        ("category", &query.category),
+        ("name", &query.name),
+        ("app", &query.app),
+    ]);
+    sql.range_and_page(
+        "ts",
+        query.from,
+        query.to,
+        query.order,
+        query.after,
+        query.limit,
+    );
+    let rows = client.query(&sql.text, &sql.params()).await?;
+    Ok(rows.iter().map(event_from_row).collect())
+}
+
+fn event_from_row(row: &Row) -> EventRecord {
+    EventRecord {
+        id: row.get(0),
+        app: row.get(1),
+        session_id: row.get(2),
+        category: row.get(3),
+        name: row.get(4),
+        timestamp: to_micros(row.get(5)),
+        received_at: to_micros(row.get(6)),
+        event_id: row.get(7),
+        schema_version: row.get(8),
+        data: row.get(9),
+    }
+}
+
+pub async fn session(
+    client: &Object,
+    session_id: &str,
+) -> Result<Option<SessionSummary>, tokio_postgres::Error> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT first_ts, last_ts, event_count FROM sessions WHERE session_id = $1",
+            &[&session_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let apps = client
+        .query(
+            "SELECT app FROM session_apps WHERE session_id = $1 ORDER BY app",
+            &[&session_id],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    Ok(Some(SessionSummary {
+        session_id: session_id.to_owned(),
+        first_timestamp: to_micros(row.get(0)),
+        last_timestamp: to_micros(row.get(1)),
+        event_count: row.get::<_, i64>(2) as u64,
+        apps,
+    }))
+}

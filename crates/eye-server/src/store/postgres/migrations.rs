@@ -1,0 +1,122 @@
+//! The PostgreSQL schema, applied in order under an advisory lock (so that nodes starting
+//! together migrate once) and recorded in `eye_schema_version`.
+
+use deadpool_postgres::Object;
+
+/// Held while migrating or creating partitions: one node at a time.
+pub const DDL_LOCK: i64 = 0x00e7_e000_0001;
+
+/// Each entry moves the schema one version forward. Never edit a released entry: append.
+const MIGRATIONS: &[&str] = &[
+    // 1: events (partitioned by month of `ts`), dedup keys, sessions, errors, keys, schemas.
+    "
+    CREATE TABLE events (
+        id uuid NOT NULL,
+        app text NOT NULL,
+        session_id text NOT NULL,
+        category text NOT NULL,
+        name text NOT NULL,
+        ts timestamptz NOT NULL,
+        received_at timestamptz NOT NULL,
+        event_id text,
+        schema_version bigint,
+        data jsonb NOT NULL,
+        PRIMARY KEY (id, ts)
+    ) PARTITION BY RANGE (ts);
+    CREATE INDEX events_by_session ON events (session_id, ts, id);
+    CREATE INDEX events_by_type ON events (category, name, ts, id);
+    CREATE INDEX events_by_app ON events (app, ts, id);
+    CREATE INDEX events_by_time ON events (ts, id);
+
+    -- A unique index on a partitioned table must contain the partition key, which would let
+    -- one event_id be stored once per timestamp. This unpartitioned table holds the key.
+    CREATE TABLE event_keys (
+        app text NOT NULL,
+        event_id text NOT NULL,
+        id uuid NOT NULL,
+        PRIMARY KEY (app, event_id)
+    );
+
+    CREATE TABLE sessions (
+        session_id text PRIMARY KEY,
+        first_ts timestamptz NOT NULL,
+        last_ts timestamptz NOT NULL,
+        event_count bigint NOT NULL
+    );
+    CREATE TABLE session_apps (
+        session_id text NOT NULL,
+        app text NOT NULL,
+        PRIMARY KEY (session_id, app)
+    );
+
+    CREATE TABLE errors (
+        id uuid PRIMARY KEY,
+        received_at timestamptz NOT NULL,
+        app text NOT NULL,
+        code text NOT NULL,
+        message text NOT NULL,
+        path text,
+        category text,
+        name text,
+        session_id text,
+        schema_version bigint,
+        raw text NOT NULL
+    );
+    CREATE INDEX errors_by_time ON errors (received_at, id);
+    CREATE INDEX errors_by_code ON errors (code, received_at, id);
+    CREATE INDEX errors_by_app ON errors (app, received_at, id);
+    CREATE INDEX errors_by_type ON errors (category, name, received_at, id);
+
+    CREATE TABLE apps (
+        name text PRIMARY KEY,
+        created_at timestamptz NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id text PRIMARY KEY,
+        app text NOT NULL REFERENCES apps (name),
+        scopes text NOT NULL,
+        hash bytea NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL,
+        revoked_at timestamptz
+    );
+    CREATE TABLE schemas (
+        category text NOT NULL,
+        name text NOT NULL,
+        version bigint NOT NULL,
+        schema text,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (category, name, version)
+    );
+    ",
+];
+
+pub async fn run(client: &mut Object) -> Result<usize, tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&DDL_LOCK])
+        .await?;
+    transaction
+        .batch_execute("CREATE TABLE IF NOT EXISTS eye_schema_version (version bigint NOT NULL)")
+        .await?;
+    let current: i64 = transaction
+        .query_opt("SELECT version FROM eye_schema_version", &[])
+        .await?
+        .map_or(0, |row| row.get(0));
+    let mut applied = 0;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        transaction.batch_execute(migration).await?;
+        applied += 1;
+        let version = index as i64 + 1;
+        transaction
+            .execute("DELETE FROM eye_schema_version", &[])
+            .await?;
+        transaction
+            .execute(
+                "INSERT INTO eye_schema_version (version) VALUES ($1)",
+                &[&version],
+            )
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(applied)
+}

@@ -4,8 +4,10 @@
 //! writes to the store, then acknowledges. Delivery is at least once: a message not yet
 //! acknowledged when a process dies is delivered again, and the store makes that harmless.
 
+mod jetstream;
 mod sqlite;
 
+pub use jetstream::{JetStreamQueue, JetStreamSettings};
 pub use sqlite::SqliteQueue;
 
 use std::time::Duration;
@@ -27,6 +29,8 @@ pub enum QueueError {
 pub struct Delivery {
     pub token: u64,
     pub message: QueueMessage,
+    /// How many times this message has been delivered, this time included.
+    pub attempts: u32,
 }
 
 #[async_trait]

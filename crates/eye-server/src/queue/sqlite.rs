@@ -163,6 +163,7 @@ fn decode(rows: Vec<(i64, Vec<u8>)>) -> Vec<Delivery> {
             Ok(message) => Some(Delivery {
                 token: seq as u64,
                 message,
+                attempts: 1,
             }),
             Err(error) => {
                 tracing::error!(seq, %error, "skipping an undecodable queue message");

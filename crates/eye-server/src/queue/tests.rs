@@ -7,11 +7,12 @@ use uuid::Uuid;
 
 use super::{Queue, QueueError};
 use crate::model::{ErrorEntry, QueueMessage};
-use crate::testing::conformance_suite;
+use crate::testing::{self, conformance_suite};
 
 /// A queue under test, and how to reopen it on the same durable state.
-pub(crate) trait Harness {
-    fn open(&self, max_depth: u64) -> Arc<dyn Queue>;
+#[async_trait::async_trait]
+pub(crate) trait Harness: Sync {
+    async fn open(&self, max_depth: u64) -> Arc<dyn Queue>;
 }
 
 fn message(n: usize) -> QueueMessage {
@@ -39,23 +40,37 @@ fn ordinal(message: &QueueMessage) -> i64 {
 
 const SHORT: Duration = Duration::from_millis(50);
 
+/// Receives until `count` deliveries arrived (each receive bounded by `max`), or 10 s passed.
+async fn receive_at_least(queue: &dyn Queue, count: usize, max: usize) -> Vec<super::Delivery> {
+    let mut deliveries = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while deliveries.len() < count && tokio::time::Instant::now() < deadline {
+        let batch = queue
+            .receive(max, Duration::from_millis(200))
+            .await
+            .expect("receive");
+        assert!(
+            batch.len() <= max,
+            "receive gave {} messages, over its max of {max}",
+            batch.len()
+        );
+        deliveries.extend(batch);
+    }
+    deliveries
+}
+
 pub(crate) async fn delivers_in_order_and_ack_removes(harness: &dyn Harness) {
-    let queue = harness.open(100);
+    let queue = harness.open(100).await;
     queue
         .publish((0..5).map(message).collect())
         .await
         .expect("publish");
     assert_eq!(queue.depth().await.expect("depth"), 5);
-    let first = queue.receive(3, SHORT).await.expect("receive");
-    let second = queue.receive(10, SHORT).await.expect("receive");
-    let order: Vec<i64> = first
-        .iter()
-        .chain(&second)
-        .map(|d| ordinal(&d.message))
-        .collect();
+    let delivered = receive_at_least(queue.as_ref(), 5, 3).await;
+    let order: Vec<i64> = delivered.iter().map(|d| ordinal(&d.message)).collect();
     assert_eq!(order, vec![0, 1, 2, 3, 4]);
     queue
-        .ack(first.iter().chain(&second).map(|d| d.token).collect())
+        .ack(delivered.iter().map(|d| d.token).collect())
         .await
         .expect("ack");
     assert_eq!(queue.depth().await.expect("depth"), 0);
@@ -63,26 +78,37 @@ pub(crate) async fn delivers_in_order_and_ack_removes(harness: &dyn Harness) {
 }
 
 pub(crate) async fn unacknowledged_messages_survive_a_restart(harness: &dyn Harness) {
-    let queue = harness.open(100);
+    let queue = harness.open(100).await;
     queue
         .publish((0..4).map(message).collect())
         .await
         .expect("publish");
-    let delivered = queue.receive(10, SHORT).await.expect("receive");
+    let delivered = receive_at_least(queue.as_ref(), 4, 10).await;
     queue
         .ack(delivered.iter().take(2).map(|d| d.token).collect())
         .await
         .expect("ack");
     drop(queue);
-    let reopened = harness.open(100);
+    let reopened = harness.open(100).await;
     assert_eq!(reopened.depth().await.expect("depth"), 2);
-    let again = reopened.receive(10, SHORT).await.expect("receive");
+    // A networked queue redelivers what a dead consumer held once its ack deadline passes.
+    let mut again = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while again.len() < 2 && tokio::time::Instant::now() < deadline {
+        again.extend(
+            reopened
+                .receive(10, Duration::from_millis(500))
+                .await
+                .expect("receive"),
+        );
+    }
     let order: Vec<i64> = again.iter().map(|d| ordinal(&d.message)).collect();
     assert_eq!(order, vec![2, 3]);
+    assert!(again.iter().all(|d| d.attempts >= 1));
 }
 
 pub(crate) async fn refuses_to_grow_past_its_bound(harness: &dyn Harness) {
-    let queue = harness.open(3);
+    let queue = harness.open(3).await;
     queue
         .publish((0..2).map(message).collect())
         .await
@@ -96,7 +122,7 @@ pub(crate) async fn refuses_to_grow_past_its_bound(harness: &dyn Harness) {
 }
 
 pub(crate) async fn receive_wakes_on_publish(harness: &dyn Harness) {
-    let queue = harness.open(100);
+    let queue = harness.open(100).await;
     let publisher = Arc::clone(&queue);
     let publish = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -111,7 +137,7 @@ pub(crate) async fn receive_wakes_on_publish(harness: &dyn Harness) {
 }
 
 pub(crate) async fn concurrent_publishes_all_land(harness: &dyn Harness) {
-    let queue = harness.open(10_000);
+    let queue = harness.open(10_000).await;
     let tasks: Vec<_> = (0..50)
         .map(|task| {
             let queue = Arc::clone(&queue);
@@ -126,22 +152,20 @@ pub(crate) async fn concurrent_publishes_all_land(harness: &dyn Harness) {
         task.await.expect("join").expect("publish");
     }
     assert_eq!(queue.depth().await.expect("depth"), 500);
-    let mut seen = Vec::new();
-    loop {
-        let batch = queue.receive(128, SHORT).await.expect("receive");
-        if batch.is_empty() {
-            break;
-        }
-        seen.extend(batch.iter().map(|d| ordinal(&d.message)));
-    }
+    let mut seen: Vec<i64> = receive_at_least(queue.as_ref(), 500, 128)
+        .await
+        .iter()
+        .map(|d| ordinal(&d.message))
+        .collect();
     seen.sort_unstable();
     assert_eq!(seen, (0..500).collect::<Vec<_>>());
 }
 
 struct SqliteHarness(tempfile::TempDir);
 
+#[async_trait::async_trait]
 impl Harness for SqliteHarness {
-    fn open(&self, max_depth: u64) -> Arc<dyn Queue> {
+    async fn open(&self, max_depth: u64) -> Arc<dyn Queue> {
         Arc::new(super::SqliteQueue::open(self.0.path(), max_depth).expect("open queue"))
     }
 }
@@ -153,6 +177,79 @@ async fn sqlite_harness() -> Option<SqliteHarness> {
 conformance_suite!(
     sqlite,
     sqlite_harness(),
+    delivers_in_order_and_ack_removes,
+    unacknowledged_messages_survive_a_restart,
+    refuses_to_grow_past_its_bound,
+    receive_wakes_on_publish,
+    concurrent_publishes_all_land,
+);
+
+/// A JetStream stream and consumer of their own, deleted when the test ends.
+struct JetStreamHarness(super::JetStreamSettings);
+
+async fn jetstream_harness() -> Option<JetStreamHarness> {
+    let url = testing::nats_url();
+    let probe =
+        tokio::time::timeout(Duration::from_secs(3), async_nats::connect(url.as_str())).await;
+    match probe {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            testing::unreachable("NATS", &error);
+            return None;
+        }
+        Err(error) => {
+            testing::unreachable("NATS", &error);
+            return None;
+        }
+    }
+    Some(JetStreamHarness(super::JetStreamSettings {
+        url,
+        stream: testing::unique_name("EYE_TEST"),
+        consumer: testing::unique_name("worker"),
+        replicas: 1,
+        ack_wait: Duration::from_secs(1),
+        max_depth: 0,
+    }))
+}
+
+#[async_trait::async_trait]
+impl Harness for JetStreamHarness {
+    async fn open(&self, max_depth: u64) -> Arc<dyn Queue> {
+        let settings = super::JetStreamSettings {
+            max_depth,
+            ..self.0.clone()
+        };
+        Arc::new(
+            super::JetStreamQueue::open(&settings)
+                .await
+                .expect("open JetStream queue"),
+        )
+    }
+}
+
+impl Drop for JetStreamHarness {
+    fn drop(&mut self) {
+        let (url, stream) = (self.0.url.clone(), self.0.stream.clone());
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(client) = async_nats::connect(url.as_str()).await {
+                    let _ = async_nats::jetstream::new(client)
+                        .delete_stream(&stream)
+                        .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+conformance_suite!(
+    jetstream,
+    jetstream_harness(),
     delivers_in_order_and_ack_removes,
     unacknowledged_messages_survive_a_restart,
     refuses_to_grow_past_its_bound,

@@ -4,18 +4,22 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::backends::{open_queue, open_store};
 use crate::catalog;
 use crate::config::Config;
 use crate::http::{self, AppState};
-use crate::queue::{Queue, SqliteQueue};
-use crate::store::{SqliteStore, Store};
+use crate::key_cache::KeyCache;
 use crate::validation::{Rules, SchemaRegistry};
 use crate::worker::Worker;
+
+/// How often every node re-reads the schemas in force.
+const SCHEMA_REFRESH: Duration = Duration::from_secs(1);
 
 pub struct Application {
     listener: TcpListener,
@@ -23,22 +27,21 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store and queue, loads the schemas and binds the listener.
+    /// Opens the store (migrating it) and, unless this is a query node, the queue; loads the
+    /// schemas and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&config.data_dir)
-                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-        );
-        let queue: Arc<dyn Queue> = Arc::new(
-            SqliteQueue::open(&config.data_dir, config.max_queue_depth)
-                .with_context(|| format!("opening the queue in {}", config.data_dir.display()))?,
-        );
+        let store = open_store(&config).await?;
+        let queue = if config.role.uses_queue() {
+            Some(open_queue(&config).await?)
+        } else {
+            None
+        };
         let schemas = Arc::new(SchemaRegistry::default());
-        catalog::load_from_store(store.as_ref(), &schemas).await?;
         if let Some(dir) = &config.schemas {
             let count = catalog::load_dir(dir, store.as_ref(), &schemas).await?;
             tracing::info!(count, dir = %dir.display(), "schema files loaded");
         }
+        catalog::refresh(store.as_ref(), &schemas).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
@@ -48,12 +51,14 @@ impl Application {
             max_age: config.max_event_age(),
             reject_unknown_event_types: config.reject_unknown_event_types,
         });
+        let keys = Arc::new(KeyCache::new(config.key_cache()));
         let state = AppState {
             store,
             queue,
             schemas,
             config: Arc::new(config),
             rules,
+            keys,
         };
         Ok(Application { listener, state })
     }
@@ -71,20 +76,44 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Application { listener, state } = self;
-        tracing::info!(addr = %listener.local_addr()?, "listening");
-        let worker = Worker {
-            queue: Arc::clone(&state.queue),
-            store: Arc::clone(&state.store),
-            batch_size: state.config.worker_batch_size,
+        tracing::info!(addr = %listener.local_addr()?, role = ?state.config.role, "listening");
+        let stop = CancellationToken::new();
+        let refresher = tokio::spawn(refresh_schemas(state.clone(), stop.clone()));
+        let worker = match (&state.queue, state.config.role.runs_worker()) {
+            (Some(queue), true) => {
+                let worker = Worker {
+                    queue: Arc::clone(queue),
+                    store: Arc::clone(&state.store),
+                    batch_size: state.config.worker_batch_size,
+                    max_attempts: state.config.max_attempts,
+                };
+                Some(tokio::spawn(worker.run(stop.clone())))
+            }
+            _ => None,
         };
-        let stop_worker = CancellationToken::new();
-        let worker = tokio::spawn(worker.run(stop_worker.clone()));
         let served = axum::serve(listener, http::router(state))
             .with_graceful_shutdown(shutdown)
             .await;
         tracing::info!("stopped accepting requests; draining the queue");
-        stop_worker.cancel();
-        worker.await.context("the worker task failed")?;
+        stop.cancel();
+        if let Some(worker) = worker {
+            worker.await.context("the worker task failed")?;
+        }
+        let _ = refresher.await;
         served.context("the HTTP server failed")
+    }
+}
+
+/// Keeps this node's schemas in step with the store, so changes made through any node (or
+/// any other tool) apply everywhere within a second.
+async fn refresh_schemas(state: AppState, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(SCHEMA_REFRESH) => {}
+        }
+        if let Err(error) = catalog::refresh(state.store.as_ref(), &state.schemas).await {
+            tracing::warn!(%error, "schema refresh failed; keeping the schemas in force");
+        }
     }
 }

@@ -52,35 +52,6 @@ pub async fn delete(
     Ok(deleted)
 }
 
-/// Puts every stored schema in force. One that no longer compiles (say, after an upgrade of
-/// the validator) is logged and left out rather than stopping the server.
-pub async fn load_from_store(
-    store: &dyn Store,
-    registry: &SchemaRegistry,
-) -> Result<usize, StoreError> {
-    let records = store.schemas().await?;
-    let mut loaded = 0;
-    for record in records {
-        let compiled = serde_json::from_str::<Value>(&record.schema)
-            .map_err(|e| SchemaError::from_message(e.to_string()))
-            .and_then(|schema| compile_schema(&schema));
-        match compiled {
-            Ok(validator) => {
-                registry.insert(
-                    &record.category,
-                    &record.name,
-                    CompiledSchema::new(record.version, validator),
-                );
-                loaded += 1;
-            }
-            Err(error) => {
-                tracing::error!(category = record.category, name = record.name, %error, "stored schema skipped")
-            }
-        }
-    }
-    Ok(loaded)
-}
-
 /// One schema file: `{"category": "...", "name": "...", "schema": {...}}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,4 +93,36 @@ pub async fn load_dir(
         );
     }
     Ok(paths.len())
+}
+
+/// Brings the registry in line with the store: new versions compiled and put in force,
+/// deleted types removed. Run every second, so every node sees a change within one.
+pub async fn refresh(store: &dyn Store, registry: &SchemaRegistry) -> Result<(), StoreError> {
+    let records = store.schemas().await?;
+    let in_force = registry.versions();
+    let mut seen = std::collections::HashSet::new();
+    for record in records {
+        let key = (record.category.clone(), record.name.clone());
+        seen.insert(key.clone());
+        if in_force.get(&key) == Some(&record.version) {
+            continue;
+        }
+        let compiled = serde_json::from_str::<Value>(&record.schema)
+            .map_err(|e| SchemaError::from_message(e.to_string()))
+            .and_then(|schema| compile_schema(&schema));
+        match compiled {
+            Ok(validator) => registry.insert(
+                &record.category,
+                &record.name,
+                CompiledSchema::new(record.version, validator),
+            ),
+            Err(error) => {
+                tracing::error!(category = record.category, name = record.name, %error, "stored schema skipped")
+            }
+        }
+    }
+    for (category, name) in in_force.keys().filter(|key| !seen.contains(*key)) {
+        registry.remove(category, name);
+    }
+    Ok(())
 }

@@ -41,6 +41,57 @@ pub struct Config {
     pub max_raw_error_bytes: usize,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
+    /// What this process runs: everything, or one role of a scaled-out deployment.
+    pub role: Role,
+    /// `sqlite` (the embedded store in `data_dir`) or a `postgres://` URL.
+    pub store: String,
+    /// `sqlite` (the embedded queue in `data_dir`) or a `nats://` URL (JetStream).
+    pub queue: String,
+    /// PostgreSQL connections per process.
+    pub postgres_pool_size: usize,
+    /// JetStream stream and durable consumer names, replicas and redelivery delay.
+    pub nats_stream: String,
+    pub nats_consumer: String,
+    pub nats_replicas: usize,
+    pub nats_ack_wait_secs: u64,
+    /// Times a message the store refuses is retried before it goes to the error store as
+    /// `processing_failed`.
+    pub max_attempts: u32,
+    /// How long a key look-up is cached. Unset: 0 with the embedded store (revocation is
+    /// immediate), 1000 ms with PostgreSQL (every node sees a change within a second).
+    pub key_cache_ms: Option<u64>,
+}
+
+/// The processes of a deployment: `all` in one, or separate ingest, worker and query nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    All,
+    /// `POST /v1/events` only: validates and publishes to the queue.
+    Ingest,
+    /// Moves the queue into the store; serves only health.
+    Worker,
+    /// The read and admin API.
+    Query,
+}
+
+impl Role {
+    pub fn serves_ingest(self) -> bool {
+        matches!(self, Role::All | Role::Ingest)
+    }
+
+    pub fn serves_queries(self) -> bool {
+        matches!(self, Role::All | Role::Query)
+    }
+
+    pub fn runs_worker(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+
+    pub fn uses_queue(self) -> bool {
+        !matches!(self, Role::Query)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -68,6 +119,16 @@ impl Default for Config {
             worker_batch_size: 1000,
             max_raw_error_bytes: 8 * 1024,
             log_format: LogFormat::Text,
+            role: Role::All,
+            store: "sqlite".into(),
+            queue: "sqlite".into(),
+            postgres_pool_size: 16,
+            nats_stream: "EYE_EVENTS".into(),
+            nats_consumer: "eye-workers".into(),
+            nats_replicas: 1,
+            nats_ack_wait_secs: 30,
+            max_attempts: 5,
+            key_cache_ms: None,
         }
     }
 }
@@ -81,6 +142,12 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schemas: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 impl Config {
@@ -104,7 +171,17 @@ impl Config {
         Ok(config)
     }
 
-    const ENV_KEYS: [&'static str; 14] = [
+    const ENV_KEYS: [&'static str; 24] = [
+        "role",
+        "store",
+        "queue",
+        "postgres_pool_size",
+        "nats_stream",
+        "nats_consumer",
+        "nats_replicas",
+        "nats_ack_wait_secs",
+        "max_attempts",
+        "key_cache_ms",
         "data_dir",
         "listen",
         "schemas",
@@ -136,11 +213,33 @@ impl Config {
             "worker_batch_size must be positive"
         );
         anyhow::ensure!(self.max_queue_depth > 0, "max_queue_depth must be positive");
+        anyhow::ensure!(self.max_attempts > 0, "max_attempts must be positive");
+        anyhow::ensure!(
+            self.store == "sqlite"
+                || self.store.starts_with("postgres://")
+                || self.store.starts_with("postgresql://"),
+            "store must be `sqlite` or a postgres:// URL, not {:?}",
+            self.store
+        );
+        anyhow::ensure!(
+            self.queue == "sqlite" || self.queue.starts_with("nats://"),
+            "queue must be `sqlite` or a nats:// URL, not {:?}",
+            self.queue
+        );
         Ok(())
     }
 
     pub fn future_tolerance(&self) -> Duration {
         Duration::from_secs(self.future_tolerance_secs)
+    }
+
+    pub fn uses_postgres(&self) -> bool {
+        self.store != "sqlite"
+    }
+
+    pub fn key_cache(&self) -> Duration {
+        let default = if self.uses_postgres() { 1000 } else { 0 };
+        Duration::from_millis(self.key_cache_ms.unwrap_or(default))
     }
 
     pub fn max_event_age(&self) -> Option<Duration> {

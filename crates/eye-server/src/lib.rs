@@ -4,11 +4,13 @@
 //! → pipeline worker ([`worker`]) → indexed store ([`store`]) → HTTP query API.
 
 pub mod app;
+pub mod backends;
 pub mod catalog;
 pub mod config;
 pub mod http;
 pub mod ids;
 pub mod json;
+pub mod key_cache;
 pub mod keys;
 pub mod model;
 pub mod queue;

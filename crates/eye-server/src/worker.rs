@@ -1,14 +1,21 @@
 //! The pipeline worker: takes batches from the queue, writes them to the store in one
-//! transaction, and acknowledges only after the commit. A failed write is retried with
-//! backoff; the batch stays in the queue meanwhile, so nothing acknowledged is ever lost.
+//! transaction, and acknowledges only after the commit.
+//!
+//! Two kinds of failure are handled differently. A store that cannot be reached (down,
+//! disk full) is retried with backoff for as long as it takes: the batch stays in the queue
+//! meanwhile, so nothing acknowledged is lost. A batch the store *refuses* is split; each
+//! message is retried alone up to `max_attempts` times and, if still refused, recorded in
+//! the error store as `processing_failed` and acknowledged — never an endless loop.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::model::{ErrorEntry, QueueMessage};
 use crate::queue::{Delivery, Queue};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+use crate::timestamp::now_micros;
 
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -16,11 +23,20 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// On shutdown the worker keeps draining the queue this long, then leaves the rest for the
 /// next start.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+/// The raw message kept with a `processing_failed` record is cut to this many bytes.
+const MAX_QUARANTINED_BYTES: usize = 8 * 1024;
 
 pub struct Worker {
     pub queue: Arc<dyn Queue>,
     pub store: Arc<dyn Store>,
     pub batch_size: usize,
+    pub max_attempts: u32,
+}
+
+enum Written {
+    Done,
+    Refused(String),
+    Stopped,
 }
 
 impl Worker {
@@ -39,9 +55,8 @@ impl Worker {
                 }
                 Err(error) => {
                     tracing::error!(%error, "queue receive failed");
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(MAX_BACKOFF) => {}
+                    if !pause(&mut MAX_BACKOFF.clone(), &shutdown).await {
+                        break;
                     }
                 }
             }
@@ -68,28 +83,18 @@ impl Worker {
         }
     }
 
-    /// Stores then acknowledges one batch, retrying until it succeeds. Returns false when
-    /// shutdown came first (the batch stays queued and is delivered again at the next start).
+    /// Stores then acknowledges one batch. Returns false when shutdown came first (the batch
+    /// stays queued and is delivered again).
     async fn process(&self, deliveries: Vec<Delivery>, shutdown: &CancellationToken) -> bool {
         let tokens: Vec<u64> = deliveries.iter().map(|d| d.token).collect();
-        let messages: Arc<[_]> = deliveries.into_iter().map(|d| d.message).collect();
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            match self.store.write_batch(Arc::clone(&messages)).await {
-                Ok(outcome) => {
-                    tracing::debug!(
-                        stored = outcome.stored,
-                        duplicates = outcome.duplicates,
-                        errors = outcome.errors,
-                        "batch stored"
-                    );
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "store write failed");
-                    if !pause(&mut backoff, shutdown).await {
-                        return false;
-                    }
+        let messages: Arc<[QueueMessage]> = deliveries.into_iter().map(|d| d.message).collect();
+        match self.write(Arc::clone(&messages), shutdown).await {
+            Written::Done => {}
+            Written::Stopped => return false,
+            Written::Refused(reason) => {
+                tracing::warn!(%reason, size = messages.len(), "the store refused a batch; retrying its messages one by one");
+                if !self.isolate(&messages, shutdown).await {
+                    return false;
                 }
             }
         }
@@ -102,6 +107,108 @@ impl Worker {
         }
         true
     }
+
+    /// Writes `messages`, retrying for as long as the store is unreachable.
+    async fn write(&self, messages: Arc<[QueueMessage]>, shutdown: &CancellationToken) -> Written {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self.store.write_batch(Arc::clone(&messages)).await {
+                Ok(outcome) => {
+                    tracing::debug!(
+                        stored = outcome.stored,
+                        duplicates = outcome.duplicates,
+                        errors = outcome.errors,
+                        "batch stored"
+                    );
+                    return Written::Done;
+                }
+                Err(StoreError::Rejected(reason)) => return Written::Refused(reason),
+                Err(error) => {
+                    tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "store write failed");
+                    if !pause(&mut backoff, shutdown).await {
+                        return Written::Stopped;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Retries each message alone; one still refused after `max_attempts` goes to the error
+    /// store. False when shutdown came first.
+    async fn isolate(&self, messages: &[QueueMessage], shutdown: &CancellationToken) -> bool {
+        for message in messages {
+            let mut backoff = FIRST_BACKOFF;
+            let mut attempts = 1;
+            loop {
+                match self.write(Arc::from([message.clone()]), shutdown).await {
+                    Written::Done => break,
+                    Written::Stopped => return false,
+                    Written::Refused(reason) if attempts >= self.max_attempts => {
+                        tracing::error!(%reason, attempts, "message refused repeatedly; moving it to the error store");
+                        let entry = quarantine_entry(message, attempts, &reason);
+                        match self
+                            .write(Arc::from([QueueMessage::Error(entry)]), shutdown)
+                            .await
+                        {
+                            Written::Stopped => return false,
+                            Written::Done | Written::Refused(_) => break,
+                        }
+                    }
+                    Written::Refused(_) => {
+                        attempts += 1;
+                        if !pause(&mut backoff, shutdown).await {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The error record of a message the store would not take. It reuses the message's id, so
+/// recording it again after a redelivery changes nothing.
+fn quarantine_entry(message: &QueueMessage, attempts: u32, reason: &str) -> ErrorEntry {
+    let mut raw = serde_json::to_string(message).unwrap_or_default();
+    if raw.len() > MAX_QUARANTINED_BYTES {
+        let mut end = MAX_QUARANTINED_BYTES;
+        while !raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        raw.truncate(end);
+    }
+    let (id, app, category, name, session_id, received_at) = match message {
+        QueueMessage::Event(e) => (
+            e.id,
+            e.app.clone(),
+            Some(e.category.clone()),
+            Some(e.name.clone()),
+            Some(e.session_id.clone()),
+            e.received_at,
+        ),
+        QueueMessage::Error(e) => (
+            e.id,
+            e.app.clone(),
+            e.category.clone(),
+            e.name.clone(),
+            e.session_id.clone(),
+            e.received_at,
+        ),
+    };
+    ErrorEntry {
+        id,
+        app,
+        code: "processing_failed".into(),
+        message: format!("the store refused this message {attempts} times: {reason}"),
+        path: None,
+        received_at: received_at.min(now_micros()),
+        category,
+        name,
+        session_id,
+        schema_version: None,
+        raw,
+    }
 }
 
 /// Sleeps for `backoff` (then doubles it, up to the maximum); false if shutdown came first.
@@ -113,3 +220,6 @@ async fn pause(backoff: &mut Duration, shutdown: &CancellationToken) -> bool {
     *backoff = (*backoff * 2).min(MAX_BACKOFF);
     slept
 }
+
+#[cfg(test)]
+mod tests;

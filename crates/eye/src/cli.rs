@@ -25,6 +25,24 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Apply pending store migrations (`eye serve` does it too at start-up).
+    Migrate(StoreArgs),
+    /// Copy everything (events, errors, sessions, keys, schemas) from one store to another,
+    /// e.g. from the embedded store to PostgreSQL. Safe to interrupt and run again.
+    MigrateData(MigrateDataArgs),
+}
+
+#[derive(Args)]
+pub struct MigrateDataArgs {
+    /// Source store: `sqlite:///path/to/data-dir` or a postgres:// URL.
+    #[arg(long)]
+    pub from: String,
+    /// Target store: a postgres:// URL or `sqlite:///path/to/data-dir`.
+    #[arg(long)]
+    pub to: String,
+    /// Rows per copied batch.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
 }
 
 /// Where the settings come from: defaults, then `--config` (or `EYE_CONFIG`), then `EYE_*`
@@ -37,6 +55,9 @@ pub struct StoreArgs {
     /// Data directory holding the embedded store and queue [default: ./eye-data].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Store: `sqlite` (embedded, in the data directory) or a postgres:// URL [default: sqlite].
+    #[arg(long)]
+    pub store: Option<String>,
 }
 
 #[derive(Args)]
@@ -49,6 +70,24 @@ pub struct ServeArgs {
     /// Directory of JSON Schema files to load at start-up.
     #[arg(long)]
     pub schemas: Option<PathBuf>,
+    /// Queue: `sqlite` (embedded) or a nats:// URL for JetStream [default: sqlite].
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// What this process runs [default: all].
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Ingest, worker and query API in one process.
+    All,
+    /// Accepts events into the queue; stateless, any number behind a load balancer.
+    Ingest,
+    /// Moves events from the queue into the store; scales horizontally.
+    Worker,
+    /// Serves the read and admin API from the store.
+    Query,
 }
 
 #[derive(Subcommand)]

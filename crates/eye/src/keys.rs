@@ -3,27 +3,33 @@
 
 use eye_server::config::{Config, Overrides};
 use eye_server::http::parse_scopes;
-use eye_server::store::{SqliteStore, Store};
+use std::sync::Arc;
+
+use eye_server::backends::open_store;
+use eye_server::store::Store;
 use eye_server::timestamp::format_micros;
 
 use crate::cli::{CreateKeyArgs, ListKeysArgs, RevokeKeyArgs, StoreArgs};
 use crate::logging;
 
-fn open_store(args: &StoreArgs) -> anyhow::Result<SqliteStore> {
+/// The store named by the same settings `eye serve` reads, so a cluster is administered
+/// like one machine.
+pub async fn store_for(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     let overrides = Overrides {
         data_dir: args.data_dir.clone(),
+        store: args.store.clone(),
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     logging::init(config.log_format);
-    Ok(SqliteStore::open(&config.data_dir)?)
+    open_store(&config).await
 }
 
 pub async fn create(args: CreateKeyArgs) -> anyhow::Result<()> {
     eye_server::validation::check_identifier(&args.app, eye_server::validation::MAX_NAME_CHARS)
         .map_err(|problem| anyhow::anyhow!("--app {problem}"))?;
     let scopes = parse_scopes(&args.scopes).map_err(anyhow::Error::msg)?;
-    let store = open_store(&args.store)?;
+    let store = store_for(&args.store).await?;
     let new_key = eye_server::keys::generate();
     let record = store.create_key(&args.app, &scopes, new_key.hash).await?;
     let scope_names: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
@@ -39,7 +45,7 @@ pub async fn create(args: CreateKeyArgs) -> anyhow::Result<()> {
 }
 
 pub async fn list(args: ListKeysArgs) -> anyhow::Result<()> {
-    let store = open_store(&args.store)?;
+    let store = store_for(&args.store).await?;
     let keys = store.keys().await?;
     if args.json {
         for key in keys {
@@ -70,7 +76,7 @@ pub async fn list(args: ListKeysArgs) -> anyhow::Result<()> {
 }
 
 pub async fn revoke(args: RevokeKeyArgs) -> anyhow::Result<()> {
-    let store = open_store(&args.store)?;
+    let store = store_for(&args.store).await?;
     let key = store.revoke_key(&args.id).await?;
     eprintln!("revoked key {} of app {:?}", key.id, key.app);
     Ok(())

@@ -3,6 +3,7 @@
 mod cli;
 mod keys;
 mod logging;
+mod migrate;
 mod serve;
 
 use clap::Parser;
@@ -22,6 +23,8 @@ fn main() -> anyhow::Result<()> {
                 KeysCommand::List(args) => keys::list(args).await,
                 KeysCommand::Revoke(args) => keys::revoke(args).await,
             },
+            Command::Migrate(args) => migrate::migrate(args).await,
+            Command::MigrateData(args) => migrate::migrate_data(args).await,
         }
     })
 }

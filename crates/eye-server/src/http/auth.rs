@@ -76,7 +76,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
     if secret.len() > MAX_KEY_CHARS || !secret.starts_with(keys::KEY_PREFIX) {
         return Err(ApiError::unauthorized("unknown API key"));
     }
-    let key = state.store.key_by_hash(keys::digest(secret)).await?;
+    let key = state
+        .keys
+        .lookup(state.store.as_ref(), keys::digest(secret))
+        .await?;
     let Some(key) = key else {
         return Err(ApiError::unauthorized("unknown API key"));
     };

@@ -11,15 +11,27 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Every dependency this node uses, each `ok` or `unavailable`; 503 unless all are ok.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = state.store.check().await;
-    let queue = state.queue.depth().await;
-    let ready = store.is_ok() && queue.is_ok();
+    let queue = match &state.queue {
+        Some(queue) => Some(queue.depth().await),
+        None => None,
+    };
     let verdict = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let mut checks = json!({"store": verdict(store.is_ok())});
+    let mut ready = store.is_ok();
+    let mut depth = None;
+    if let Some(queue) = &queue {
+        checks["queue"] = json!(verdict(queue.is_ok()));
+        ready &= queue.is_ok();
+        depth = queue.as_ref().ok().copied();
+    }
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },
-        "checks": {"store": verdict(store.is_ok()), "queue": verdict(queue.is_ok())},
-        "queue_depth": queue.ok(),
+        "role": state.config.role,
+        "checks": checks,
+        "queue_depth": depth,
     });
     let status = if ready {
         StatusCode::OK

@@ -68,7 +68,7 @@ pub async fn ingest(
             }
         }
     }
-    state.queue.publish(messages).await?;
+    state.queue()?.publish(messages).await?;
     let rejected = results.len() - accepted;
     let status = if accepted > 0 {
         StatusCode::ACCEPTED
@@ -141,7 +141,10 @@ async fn record_refusal(
         schema_version: None,
         raw,
     };
-    if let Err(cause) = state.queue.publish(vec![QueueMessage::Error(entry)]).await {
+    let Ok(queue) = state.queue() else {
+        return error;
+    };
+    if let Err(cause) = queue.publish(vec![QueueMessage::Error(entry)]).await {
         tracing::warn!(%cause, code = error.code, "could not record a refused request");
     }
     error

@@ -19,9 +19,10 @@ pub use keys::{key_info, parse_scopes};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 
 use crate::config::Config;
+use crate::key_cache::KeyCache;
 use crate::queue::Queue;
 use crate::store::Store;
 use crate::validation::{Rules, SchemaRegistry};
@@ -31,13 +32,21 @@ use body::BodyLimits;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    pub queue: Arc<dyn Queue>,
+    /// `None` on query nodes, which never touch the queue.
+    pub queue: Option<Arc<dyn Queue>>,
     pub schemas: Arc<SchemaRegistry>,
     pub config: Arc<Config>,
     pub rules: Arc<Rules>,
+    pub keys: Arc<KeyCache>,
 }
 
 impl AppState {
+    fn queue(&self) -> Result<&Arc<dyn Queue>, ApiError> {
+        self.queue
+            .as_ref()
+            .ok_or_else(|| ApiError::unavailable("this node does not accept events", 60))
+    }
+
     fn body_limits(&self) -> BodyLimits {
         BodyLimits {
             max_body_bytes: self.config.max_body_bytes,
@@ -66,22 +75,35 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("DELETE", "/v1/keys/{id}", Some("admin")),
 ];
 
+/// The routes of this node's role, with JSON fallbacks and the access log.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let role = state.config.role;
+    let mut router = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/v1/events", get(query::list_events).post(ingest::ingest))
-        .route("/v1/sessions/{session_id}", get(query::session))
-        .route("/v1/errors", get(errors::list_errors))
-        .route("/v1/errors/summary", get(errors::summary))
-        .route("/v1/schemas", get(schemas::list))
-        .route(
-            "/v1/schemas/{category}/{name}",
-            get(schemas::get).put(schemas::put).delete(schemas::delete),
-        )
-        .route("/v1/keys", get(keys::list).post(keys::create))
-        .route("/v1/keys/{id}", delete(keys::revoke))
-        .fallback(|| async { ApiError::not_found("no such route: see the README for the API") })
+        .route("/readyz", get(health::readyz));
+    router = match (role.serves_ingest(), role.serves_queries()) {
+        (true, true) => router.route("/v1/events", get(query::list_events).post(ingest::ingest)),
+        (true, false) => router.route("/v1/events", post(ingest::ingest)),
+        (false, true) => router.route("/v1/events", get(query::list_events)),
+        (false, false) => router,
+    };
+    if role.serves_queries() {
+        router = router
+            .route("/v1/sessions/{session_id}", get(query::session))
+            .route("/v1/errors", get(errors::list_errors))
+            .route("/v1/errors/summary", get(errors::summary))
+            .route("/v1/schemas", get(schemas::list))
+            .route(
+                "/v1/schemas/{category}/{name}",
+                get(schemas::get).put(schemas::put).delete(schemas::delete),
+            )
+            .route("/v1/keys", get(keys::list).post(keys::create))
+            .route("/v1/keys/{id}", delete(keys::revoke));
+    }
+    router
+        .fallback(|| async {
+            ApiError::not_found("no such route on this node: see the README for the API")
+        })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn(access_log::log_request))
         .with_state(state)

@@ -93,6 +93,17 @@ impl SchemaRegistry {
         map.insert((category.to_owned(), name.to_owned()), Arc::new(schema));
     }
 
+    /// The version in force of every type that has a schema.
+    pub fn versions(&self) -> HashMap<(String, String), i64> {
+        let map = self
+            .by_type
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.iter()
+            .map(|(key, schema)| (key.clone(), schema.version))
+            .collect()
+    }
+
     pub fn remove(&self, category: &str, name: &str) {
         let mut map = self
             .by_type

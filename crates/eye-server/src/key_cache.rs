@@ -11,9 +11,12 @@ use crate::store::{Store, StoreError};
 
 const MAX_ENTRIES: usize = 10_000;
 
+/// A look-up's answer (`None`: no such key) and when it was read.
+type Entry = (Option<KeyRecord>, Instant);
+
 pub struct KeyCache {
     ttl: Duration,
-    entries: Mutex<HashMap<[u8; 32], (Option<KeyRecord>, Instant)>>,
+    entries: Mutex<HashMap<[u8; 32], Entry>>,
 }
 
 impl KeyCache {

@@ -60,7 +60,7 @@ pub async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
     let mut copied = 0;
     let mut after = checkpoint.position("events");
     loop {
-        let page = from
+        let mut page = from
             .events(EventQuery {
                 order: Order::Asc,
                 after,
@@ -68,7 +68,8 @@ pub async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
                 ..EventQuery::default()
             })
             .await?;
-        let Some(last) = page.iter().take(batch).last() else {
+        page.truncate(batch);
+        let Some(last) = page.last() else {
             break;
         };
         after = Some(Position {
@@ -89,7 +90,7 @@ pub async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
     let mut copied = 0;
     let mut after = checkpoint.position("errors");
     loop {
-        let page = from
+        let mut page = from
             .errors(ErrorQuery {
                 order: Order::Asc,
                 after,
@@ -97,7 +98,8 @@ pub async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
                 ..ErrorQuery::default()
             })
             .await?;
-        let Some(last) = page.iter().take(batch).last() else {
+        page.truncate(batch);
+        let Some(last) = page.last() else {
             break;
         };
         after = Some(Position {

@@ -74,7 +74,12 @@ impl Server {
                     .nth(1)
                     .filter(|_| line.contains("listening"))
                 {
-                    let _ = found.send(addr.split_whitespace().next().unwrap_or_default().to_owned());
+                    let _ = found.send(
+                        addr.split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
                 }
             }
         });

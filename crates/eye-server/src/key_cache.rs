@@ -1,6 +1,7 @@
 //! Key look-ups cached for a short time, so that ingest nodes do not ask the store on every
 //! request. Unknown keys are cached too (a flood of bad keys costs the store nothing more),
-//! and the whole cache is bounded.
+//! and the whole cache is bounded. While the store cannot be reached, the last answer read
+//! stands, so ingest keeps accepting events into the queue through a database outage.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

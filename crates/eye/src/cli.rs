@@ -30,6 +30,18 @@ pub enum Command {
     /// Copy everything (events, errors, sessions, keys, schemas) from one store to another,
     /// e.g. from the embedded store to PostgreSQL. Safe to interrupt and run again.
     MigrateData(MigrateDataArgs),
+    /// Exit 0 when a running node answers its health check (for container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Args)]
+pub struct HealthcheckArgs {
+    /// The node's address.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub addr: String,
+    /// The path to ask; `/readyz` also checks the node's dependencies.
+    #[arg(long, default_value = "/healthz")]
+    pub path: String,
 }
 
 #[derive(Args)]

@@ -1,6 +1,7 @@
 //! `eye`: the one binary. `eye serve` runs the service; the other commands administer it.
 
 mod cli;
+mod healthcheck;
 mod keys;
 mod logging;
 mod migrate;
@@ -12,6 +13,9 @@ use cli::{Cli, Command, KeysCommand};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Healthcheck(args) = cli.command {
+        return healthcheck::run(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -25,6 +29,7 @@ fn main() -> anyhow::Result<()> {
             },
             Command::Migrate(args) => migrate::migrate(args).await,
             Command::MigrateData(args) => migrate::migrate_data(args).await,
+            Command::Healthcheck(_) => Ok(()),
         }
     })
 }

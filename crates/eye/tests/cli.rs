@@ -16,6 +16,9 @@ fn every_command_has_help() {
         vec!["keys", "create", "--help"],
         vec!["keys", "list", "--help"],
         vec!["keys", "revoke", "--help"],
+        vec!["migrate", "--help"],
+        vec!["migrate-data", "--help"],
+        vec!["healthcheck", "--help"],
     ] {
         let mut full = args.clone();
         full.insert(0, "eye");
@@ -182,4 +185,24 @@ fn settings_come_from_environment_and_config_file() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(from_file.join("eye.db").exists());
+}
+
+#[test]
+fn healthcheck_succeeds_only_against_a_healthy_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    assert!(eye(&["healthcheck", "--addr", &addr]).status.success());
+    assert!(
+        eye(&["healthcheck", "--addr", &addr, "--path", "/readyz"])
+            .status
+            .success()
+    );
+    assert!(
+        !eye(&["healthcheck", "--addr", &addr, "--path", "/nowhere"])
+            .status
+            .success()
+    );
+    drop(server);
+    assert!(!eye(&["healthcheck", "--addr", &addr]).status.success());
 }

@@ -10,6 +10,38 @@ need() {
 need cargo "install Rust with rustup: https://rustup.rs"
 need mount "util-linux: used by the disk-full test"
 
+listening() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# PostgreSQL (127.0.0.1:5432, database `test`) and NATS with JetStream (127.0.0.1:4222) back
+# the scale-out tests. Start them where this machine has them installed; under CI=true their
+# tests fail when they cannot be reached, elsewhere they report SKIPPED.
+ensure_services() {
+    if ! listening 5432 && command -v pg_ctlcluster >/dev/null && [[ -d /etc/postgresql ]]; then
+        echo "== starting PostgreSQL"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    fi
+    if ! listening 4222 && command -v nats-server >/dev/null; then
+        echo "== starting NATS with JetStream"
+        mkdir -p /var/lib/nats-server 2>/dev/null || true
+        start-stop-daemon --start --oknodo --background --exec "$(command -v nats-server)" -- \
+            -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log || true
+    fi
+    for _ in $(seq 1 50); do listening 5432 && listening 4222 && break; sleep 0.2; done
+    if listening 5432 && command -v psql >/dev/null; then
+        psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
+            || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test" >/dev/null
+    fi
+    local missing=()
+    listening 5432 || missing+=("PostgreSQL on 127.0.0.1:5432")
+    listening 4222 || missing+=("NATS with JetStream on 127.0.0.1:4222")
+    if ((${#missing[@]})); then
+        echo "test.sh: not reachable: ${missing[*]}" >&2
+        [[ "${CI:-}" == "true" ]] && { echo "test.sh: required under CI=true" >&2; exit 1; }
+        echo "test.sh: their tests will report SKIPPED" >&2
+    fi
+}
+ensure_services
+
 # Reuse builds between runs when nothing else is said; a fresh clone works either way.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/eye/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

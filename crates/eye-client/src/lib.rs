@@ -1,0 +1,43 @@
+//! Rust client for The Eye.
+//!
+//! [`Client::track`] never waits on the network: events go to a bounded in-memory buffer and
+//! a background task sends them in batches (gzip-compressed above a size), retrying network
+//! errors, 5xx, 408 and 429 with exponential backoff and jitter (honouring `Retry-After`).
+//! Every event gets an `event_id` (UUIDv7) when tracked, so retries never store it twice.
+//! Events the server rejects are reported to an optional callback, never retried.
+//!
+//! ```no_run
+//! use eye_client::Client;
+//! use serde_json::json;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("http://127.0.0.1:8000", "eye_...").build()?;
+//! client.track("session-1", "page interaction", "pageview", json!({"host": "example.com", "path": "/"}))?;
+//! client.flush().await; // waits until everything tracked so far is accepted, rejected or failed
+//! println!("{:?}", client.stats());
+//! client.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Non-async programs use [`BlockingClient`]. The query API ([`Client::events`],
+//! [`Client::session`], [`Client::errors`]) is here too.
+
+mod blocking;
+mod buffer;
+mod builder;
+mod client;
+mod error;
+mod query;
+mod stats;
+mod transport;
+mod worker;
+
+pub use blocking::BlockingClient;
+pub use builder::{ClientBuilder, OverflowPolicy};
+pub use client::Client;
+pub use error::{ClientError, TrackError};
+pub use eye_types::{Event, EventError, IngestResponse};
+pub use query::{ErrorFilter, EventFilter};
+pub use stats::Stats;
+pub use worker::Rejected;

@@ -1,0 +1,75 @@
+//! Filters of the query API, as query-string pairs.
+
+/// Filters of `GET /v1/events`. Times use the event timestamp forms (RFC 3339 or
+/// `2021-01-01 09:15:27`).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub session_id: Option<String>,
+    pub category: Option<String>,
+    pub name: Option<String>,
+    pub app: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// `asc` (default) or `desc`.
+    pub order: Option<String>,
+    /// Page size, 1 to 1,000 (server default 100).
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl EventFilter {
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
+        let fields = [
+            ("session_id", &self.session_id),
+            ("category", &self.category),
+            ("name", &self.name),
+            ("app", &self.app),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("order", &self.order),
+            ("cursor", &self.cursor),
+        ];
+        let mut pairs: Vec<_> = fields
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+            .collect();
+        pairs.extend(self.limit.map(|limit| ("limit", limit.to_string())));
+        pairs
+    }
+}
+
+/// Filters of `GET /v1/errors`; times apply to the receive time.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorFilter {
+    pub code: Option<String>,
+    pub app: Option<String>,
+    pub category: Option<String>,
+    pub name: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// `desc` (default, newest first) or `asc`.
+    pub order: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl ErrorFilter {
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
+        let fields = [
+            ("code", &self.code),
+            ("app", &self.app),
+            ("category", &self.category),
+            ("name", &self.name),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("order", &self.order),
+            ("cursor", &self.cursor),
+        ];
+        let mut pairs: Vec<_> = fields
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+            .collect();
+        pairs.extend(self.limit.map(|limit| ("limit", limit.to_string())));
+        pairs
+    }
+}

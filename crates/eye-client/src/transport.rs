@@ -1,0 +1,174 @@
+//! HTTP to The Eye: posting batches (gzip above a size) and classifying the answer, and the
+//! GET requests of the query API.
+
+use std::io::Write;
+use std::time::Duration;
+
+use eye_types::{ErrorBody, IngestResponse};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+
+use crate::builder::Settings;
+use crate::error::ClientError;
+
+/// What to do after one attempt to post a batch.
+pub(crate) enum Answer {
+    /// 202 or 422: a verdict per event.
+    Verdicts(IngestResponse),
+    /// Network error, timeout, 5xx, 408 or 429: try again, after `after` when the server said.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// 413: the batch is too big; smaller ones may pass.
+    TooLarge,
+    /// Any other answer: retrying cannot help.
+    Refused(String),
+}
+
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    url: String,
+    authorization: String,
+    gzip_above_bytes: usize,
+}
+
+impl Transport {
+    pub fn new(settings: &Settings) -> Result<Transport, ClientError> {
+        // reqwest is built without a default TLS crypto provider: use ring (already the
+        // process default if the application installed one).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .user_agent(concat!("eye-client-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Settings(e.to_string()))?;
+        Ok(Transport {
+            http,
+            url: settings.url.clone(),
+            authorization: format!("Bearer {}", settings.key),
+            gzip_above_bytes: settings.gzip_above_bytes,
+        })
+    }
+
+    pub async fn post_events(&self, body: Vec<u8>) -> Answer {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/events", self.url))
+            .header(AUTHORIZATION, &self.authorization)
+            .header(CONTENT_TYPE, "application/json");
+        let body = if body.len() > self.gzip_above_bytes {
+            match gzip(&body) {
+                Ok(compressed) => {
+                    request = request.header(CONTENT_ENCODING, "gzip");
+                    compressed
+                }
+                Err(_) => body,
+            }
+        } else {
+            body
+        };
+        let response = match request.body(body).send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Answer::Retry {
+                    after: None,
+                    reason: error.to_string(),
+                };
+            }
+        };
+        let status = response.status();
+        let after = retry_after(&response);
+        match status {
+            StatusCode::ACCEPTED | StatusCode::UNPROCESSABLE_ENTITY => {
+                match response.json::<IngestResponse>().await {
+                    Ok(verdicts) => Answer::Verdicts(verdicts),
+                    Err(error) => Answer::Retry {
+                        after: None,
+                        reason: format!("unreadable answer: {error}"),
+                    },
+                }
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => Answer::TooLarge,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Answer::Retry {
+                after,
+                reason: status.to_string(),
+            },
+            status if status.is_server_error() => Answer::Retry {
+                after,
+                reason: status.to_string(),
+            },
+            status => Answer::Refused(describe(status, response).await),
+        }
+    }
+
+    /// One request of the query API; errors keep the server's code and message.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header(AUTHORIZATION, &self.authorization)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        decode(response).await
+    }
+}
+
+pub(crate) async fn decode<T: DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, ClientError> {
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()));
+    }
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => Err(ClientError::Api {
+            status: status.as_u16(),
+            problem: body.error,
+        }),
+        Err(_) => Err(ClientError::Decode(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&bytes)
+        ))),
+    }
+}
+
+async fn describe(status: StatusCode, response: reqwest::Response) -> String {
+    match response.json::<ErrorBody>().await {
+        Ok(body) => format!("{status}: {} ({})", body.error.message, body.error.code),
+        Err(_) => status.to_string(),
+    }
+}
+
+/// `Retry-After` in seconds (the form The Eye sends); HTTP dates are ignored.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds.min(3600)))
+}
+
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(body)?;
+    encoder.finish()
+}

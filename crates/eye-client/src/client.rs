@@ -145,7 +145,10 @@ impl Client {
 
     /// Sends `events` now, bypassing the buffer, with the same retries; the answer has a
     /// verdict per event. For tools such as `eye send`.
-    pub async fn send(&self, events: &[Event]) -> Result<IngestResponse, ClientError> {
+    pub async fn send<T: serde::Serialize>(
+        &self,
+        events: &[T],
+    ) -> Result<IngestResponse, ClientError> {
         let body = serde_json::to_vec(events).map_err(|e| ClientError::Decode(e.to_string()))?;
         let mut attempt = 0;
         loop {

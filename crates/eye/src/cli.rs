@@ -32,6 +32,132 @@ pub enum Command {
     MigrateData(MigrateDataArgs),
     /// Exit 0 when a running node answers its health check (for container health checks).
     Healthcheck(HealthcheckArgs),
+    /// Send events from a file or standard input (JSON lines, or one JSON array).
+    Send(SendArgs),
+    /// Query events by session, type, application and time: a table on a terminal, JSON lines when piped.
+    Events(EventsArgs),
+    /// One session: its summary and its events in time order.
+    Sessions(SessionArgs),
+    /// Query the error store (rejected events and refused requests), newest first.
+    Errors(ErrorsArgs),
+    /// Follow new events as they are stored (Ctrl-C to stop).
+    Tail(TailArgs),
+}
+
+/// Which server and key; also from `EYE_URL` and `EYE_KEY`.
+#[derive(Args, Clone)]
+pub struct Remote {
+    /// The Eye's base URL.
+    #[arg(long, env = "EYE_URL", default_value = "http://127.0.0.1:8000")]
+    pub url: String,
+    /// API key (ingest scope for `send`, query scope for the others).
+    #[arg(long, env = "EYE_KEY", hide_env_values = true)]
+    pub key: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns (the default on a terminal).
+    Table,
+    /// One JSON object per line (the default when piped).
+    Json,
+}
+
+#[derive(Args, Clone, Default)]
+pub struct EventFilters {
+    #[arg(long)]
+    pub session_id: Option<String>,
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Event timestamp from (inclusive), RFC 3339 or `2021-01-01 09:15:27`.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Event timestamp to (exclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// File of events; standard input when absent or `-`.
+    pub file: Option<PathBuf>,
+    /// Events per request (at most the server's limit, 1,000 by default).
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+}
+
+#[derive(Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    #[command(flatten)]
+    pub filters: EventFilters,
+    /// Newest first.
+    #[arg(long)]
+    pub desc: bool,
+    /// How many events to show (pages are followed as needed).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Args)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    pub session_id: String,
+    /// How many events to show.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Args)]
+pub struct ErrorsArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    #[arg(long)]
+    pub code: Option<String>,
+    #[arg(long)]
+    pub app: Option<String>,
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Receive time from (inclusive).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Receive time to (exclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    #[command(flatten)]
+    pub filters: EventFilters,
+    /// How often to ask for new events, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub interval_ms: u64,
+    /// Stop after this many events (default: follow until interrupted).
+    #[arg(long)]
+    pub max_events: Option<usize>,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 #[derive(Args)]

@@ -5,6 +5,8 @@ mod healthcheck;
 mod keys;
 mod logging;
 mod migrate;
+mod output;
+mod remote;
 mod serve;
 
 use clap::Parser;
@@ -30,6 +32,11 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate(args) => migrate::migrate(args).await,
             Command::MigrateData(args) => migrate::migrate_data(args).await,
             Command::Healthcheck(_) => Ok(()),
+            Command::Send(args) => remote::send(args).await,
+            Command::Events(args) => remote::events(args).await,
+            Command::Sessions(args) => remote::sessions(args).await,
+            Command::Errors(args) => remote::errors(args).await,
+            Command::Tail(args) => remote::tail(args).await,
         }
     })
 }

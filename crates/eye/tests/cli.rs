@@ -78,7 +78,7 @@ async fn keys_work_while_the_server_runs_and_revocation_is_immediate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), &[]);
     let key = create_key(dir.path(), "shop", "ingest");
-    let client = reqwest::Client::new();
+    let client = common::http();
     let send = || {
         client
             .post(format!("{}/v1/events", server.base))
@@ -113,7 +113,7 @@ async fn sigterm_finishes_drains_and_exits_zero() {
     let ingest = create_key(dir.path(), "shop", "ingest");
     let query = create_key(dir.path(), "team", "query");
     let mut server = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
+    let client = common::http();
     let events: Vec<_> = (0..50)
         .map(|n| json!({"session_id": "s", "category": "c", "name": "n", "data": {"n": n}, "timestamp": "2021-01-01 00:00:00", "event_id": format!("e{n}")}))
         .collect();

@@ -217,10 +217,7 @@ async fn scale_out_keeps_every_acknowledged_event_exactly_once() {
     const CLIENTS: usize = 8;
     const BATCHES: usize = 100;
     let acknowledged = Arc::new(Mutex::new(HashSet::new()));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
+    let http = common::http_with_timeout(Duration::from_secs(10));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|client| {
             let (http, nodes, key, acknowledged) = (
@@ -324,7 +321,7 @@ async fn schema_and_key_changes_reach_every_node_within_a_second() {
     let ingest_key = key(&store, "shop", "ingest");
     let admin_key = key(&store, "ops", "admin");
     let cluster = Cluster::start(&store, &stream);
-    let http = reqwest::Client::new();
+    let http = common::http();
     let cta = json!({"session_id": "s", "category": "page interaction", "name": "cta click",
                      "data": {"host": "example.com", "path": "/"}, "timestamp": "2021-01-01 09:00:00"});
 
@@ -423,7 +420,7 @@ async fn migrate_data_moves_an_embedded_deployment_to_postgres() {
     let ingest = common::create_key(dir.path(), "shop", "ingest");
     let query = common::create_key(dir.path(), "team", "query");
     let admin = common::create_key(dir.path(), "ops", "admin");
-    let http = reqwest::Client::new();
+    let http = common::http();
     {
         let server = Server::start(dir.path(), &[]);
         let put = http

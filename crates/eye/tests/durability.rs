@@ -33,10 +33,7 @@ async fn load(
     acked: Arc<Mutex<HashSet<String>>>,
     max_rounds: usize,
 ) -> HashMap<u16, usize> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
+    let client = common::http_with_timeout(Duration::from_secs(10));
     let tasks: Vec<_> = (0..clients)
         .map(|id| {
             let (client, base, key, acked) = (
@@ -114,7 +111,7 @@ async fn every_acknowledged_event_survives_sigkill() {
     );
 
     let restarted = Server::start(dir.path(), &[]);
-    let client = reqwest::Client::new();
+    let client = common::http();
     drain(&client, &restarted.base, Duration::from_secs(60)).await;
     let stored = stored_event_ids(&client, &restarted.base, &query).await;
     let unique: HashSet<String> = stored.iter().cloned().collect();
@@ -187,7 +184,7 @@ async fn a_full_disk_answers_503_and_loses_nothing_acknowledged() {
         .status()
         .expect("remount");
     assert!(grown.success());
-    let client = reqwest::Client::new();
+    let client = common::http();
     drain(&client, &server.base, Duration::from_secs(60)).await;
     let stored: HashSet<String> = stored_event_ids(&client, &server.base, &query)
         .await

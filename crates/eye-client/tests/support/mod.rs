@@ -210,6 +210,7 @@ pub async fn stored_event_ids(server: &Server) -> Vec<String> {
 
 /// Waits until the server's queue is drained.
 pub async fn drain(server: &Server) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     for _ in 0..500 {
         let body: serde_json::Value = http

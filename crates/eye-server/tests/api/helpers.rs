@@ -66,7 +66,7 @@ pub async fn spawn_in(dir: TempDir, config: Config) -> TestApp {
     }));
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        client: http(),
         ingest_key,
         query_key,
         admin_key,
@@ -177,4 +177,11 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
         "{body}"
     );
     body
+}
+
+/// An HTTP client for tests. reqwest is built without a default TLS crypto provider in this
+/// workspace (the SDK brings ring), so one is installed first.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

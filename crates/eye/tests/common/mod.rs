@@ -158,3 +158,19 @@ pub async fn stored_event_ids(client: &reqwest::Client, base: &str, key: &str) -
         }
     }
 }
+
+/// An HTTP client for tests. reqwest is built without a default TLS crypto provider in this
+/// workspace (the SDK brings ring), so one is installed first.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// Like [`http`], with a request timeout.
+pub fn http_with_timeout(timeout: std::time::Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("http client")
+}

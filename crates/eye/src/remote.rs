@@ -1,0 +1,298 @@
+//! The command-line client: `eye send`, `events`, `sessions`, `errors` and `tail`, through
+//! the Rust SDK against a running server.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{IsTerminal, Read};
+use std::time::Duration;
+
+use anyhow::Context;
+use eye_client::{Client, ErrorFilter, EventFilter};
+use eye_types::EventResult;
+use serde_json::Value;
+
+use crate::cli::{
+    ErrorsArgs, EventFilters, EventsArgs, Format, Remote, SendArgs, SessionArgs, TailArgs,
+};
+use crate::output::{self, ERROR_HEADER, EVENT_HEADER, error_row, event_row, json_line};
+
+fn client(remote: &Remote) -> anyhow::Result<Client> {
+    Ok(Client::builder(&remote.url, &remote.key).build()?)
+}
+
+/// One input line that could not be read as an event.
+struct Unreadable {
+    line: usize,
+    problem: String,
+}
+
+/// The events of the input, each with its line (or array position), and the lines that
+/// were not JSON.
+struct Input {
+    events: Vec<(usize, Value)>,
+    unreadable: Vec<Unreadable>,
+}
+
+/// Reads events: a JSON array, or one JSON object per line (blank lines skipped).
+fn read_events(args: &SendArgs) -> anyhow::Result<Input> {
+    let mut text = String::new();
+    match args.file.as_deref() {
+        Some(path) if path.as_os_str() != "-" => {
+            text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading standard input")?;
+        }
+    }
+    if text.trim_start().starts_with('[') {
+        let events: Vec<Value> = serde_json::from_str(&text)
+            .context("the input starts with `[` but is not a JSON array")?;
+        return Ok((
+            events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (i + 1, e))
+                .collect(),
+            Vec::new(),
+        ));
+    }
+    let (mut events, mut unreadable) = (Vec::new(), Vec::new());
+    for (index, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str(line) {
+            Ok(event) => events.push((index + 1, event)),
+            Err(error) => unreadable.push(Unreadable {
+                line: index + 1,
+                problem: error.to_string(),
+            }),
+        }
+    }
+    Ok(Input { events, unreadable })
+}
+
+pub async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let client = client(&args.remote)?;
+    let Input { events, unreadable } = read_events(&args)?;
+    let progress = std::io::stderr().is_terminal();
+    let (mut accepted, mut rejected) = (0usize, 0usize);
+    let mut reasons: BTreeMap<(String, String), (usize, String, usize)> = BTreeMap::new();
+    for (done, chunk) in events.chunks(args.batch.clamp(1, 1000)).enumerate() {
+        let values: Vec<&Value> = chunk.iter().map(|(_, event)| event).collect();
+        let response = client
+            .send(&values)
+            .await
+            .with_context(|| format!("sending events from line {}", chunk[0].0))?;
+        accepted += response.accepted;
+        rejected += response.rejected;
+        for result in response.results {
+            if let EventResult::Rejected { index, error } = result {
+                let line = chunk.get(index).map_or(0, |(line, _)| *line);
+                let key = (error.code.clone(), error.path.clone().unwrap_or_default());
+                let entry = reasons.entry(key).or_insert((0, error.message, line));
+                entry.0 += 1;
+            }
+        }
+        if progress {
+            eprint!(
+                "\rsent {} of {} events",
+                (done * args.batch + chunk.len()).min(events.len()),
+                events.len()
+            );
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    println!(
+        "accepted {accepted}, rejected {rejected}, unreadable {}",
+        unreadable.len()
+    );
+    for ((code, path), (count, message, line)) in &reasons {
+        let path = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" at {path}")
+        };
+        println!("  {count} × {code}{path}: {message} (first on line {line})");
+    }
+    for bad in unreadable.iter().take(10) {
+        println!("  line {}: not JSON: {}", bad.line, bad.problem);
+    }
+    anyhow::ensure!(
+        rejected == 0 && unreadable.is_empty(),
+        "{} events were not accepted",
+        rejected + unreadable.len()
+    );
+    Ok(())
+}
+
+fn event_filter(filters: &EventFilters) -> EventFilter {
+    EventFilter {
+        session_id: filters.session_id.clone(),
+        category: filters.category.clone(),
+        name: filters.name.clone(),
+        app: filters.app.clone(),
+        from: filters.from.clone(),
+        to: filters.to.clone(),
+        ..EventFilter::default()
+    }
+}
+
+pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
+    let client = client(&args.remote)?;
+    let format = output::resolve(args.format);
+    let mut filter = event_filter(&args.filters);
+    filter.order = args.desc.then(|| "desc".to_owned());
+    if format == Format::Table {
+        println!("{EVENT_HEADER}");
+    }
+    let mut shown = 0;
+    while shown < args.limit {
+        filter.limit = Some((args.limit - shown).min(1000));
+        let page = client.events(&filter).await?;
+        for event in &page.events {
+            match format {
+                Format::Table => println!("{}", event_row(event)),
+                Format::Json => json_line(event)?,
+            }
+        }
+        shown += page.events.len();
+        let Some(cursor) = page.next_cursor else {
+            break;
+        };
+        filter.cursor = Some(cursor);
+    }
+    Ok(())
+}
+
+pub async fn sessions(args: SessionArgs) -> anyhow::Result<()> {
+    let client = client(&args.remote)?;
+    let mut page = client
+        .session(&args.session_id, Some(args.limit.min(1000)), None)
+        .await?;
+    while page.events.len() < args.limit {
+        let Some(cursor) = page.next_cursor.take() else {
+            break;
+        };
+        let next = client
+            .session(
+                &args.session_id,
+                Some((args.limit - page.events.len()).min(1000)),
+                Some(&cursor),
+            )
+            .await?;
+        page.events.extend(next.events);
+        page.next_cursor = next.next_cursor;
+    }
+    match output::resolve(args.format) {
+        Format::Json => json_line(&page)?,
+        Format::Table => {
+            println!(
+                "session {}: {} events from {} to {}, apps {}",
+                page.session_id,
+                page.event_count,
+                page.first_timestamp,
+                page.last_timestamp,
+                page.apps.join(", ")
+            );
+            println!("{EVENT_HEADER}");
+            for event in &page.events {
+                println!("{}", event_row(event));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
+    let client = client(&args.remote)?;
+    let format = output::resolve(args.format);
+    let mut filter = ErrorFilter {
+        code: args.code,
+        app: args.app,
+        category: args.category,
+        name: args.name,
+        from: args.from,
+        to: args.to,
+        ..ErrorFilter::default()
+    };
+    if format == Format::Table {
+        println!("{ERROR_HEADER}");
+    }
+    let mut shown = 0;
+    while shown < args.limit {
+        filter.limit = Some((args.limit - shown).min(1000));
+        let page = client.errors(&filter).await?;
+        for error in &page.errors {
+            match format {
+                Format::Table => println!("{}", error_row(error)),
+                Format::Json => json_line(error)?,
+            }
+        }
+        shown += page.errors.len();
+        let Some(cursor) = page.next_cursor else {
+            break;
+        };
+        filter.cursor = Some(cursor);
+    }
+    Ok(())
+}
+
+/// Events arriving this long after their own timestamp are still shown.
+const LATE_ARRIVAL: time::Duration = time::Duration::seconds(30);
+
+/// Follows new events by asking, every interval, for those whose timestamp is recent enough,
+/// and printing the ones not seen yet.
+pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
+    let client = client(&args.remote)?;
+    let format = output::resolve(args.format);
+    if format == Format::Table {
+        println!("{EVENT_HEADER}");
+    }
+    let mut since = time::OffsetDateTime::now_utc() - LATE_ARRIVAL;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut printed = 0;
+    loop {
+        let mut filter = event_filter(&args.filters);
+        filter.from = Some(since.format(&time::format_description::well_known::Rfc3339)?);
+        filter.limit = Some(1000);
+        let mut newest = since;
+        loop {
+            let page = client.events(&filter).await?;
+            for event in page.events {
+                if !seen.insert(event.id.clone()) {
+                    continue;
+                }
+                if let Ok(at) = time::OffsetDateTime::parse(
+                    &event.timestamp,
+                    &time::format_description::well_known::Rfc3339,
+                ) {
+                    newest = newest.max(at);
+                }
+                match format {
+                    Format::Table => println!("{}", event_row(&event)),
+                    Format::Json => json_line(&event)?,
+                }
+                printed += 1;
+                if args.max_events.is_some_and(|max| printed >= max) {
+                    return Ok(());
+                }
+            }
+            let Some(cursor) = page.next_cursor else {
+                break;
+            };
+            filter.cursor = Some(cursor);
+        }
+        // Keep a window behind the newest event for late arrivals; forget older ids.
+        since = since.max(newest - LATE_ARRIVAL);
+        if seen.len() > 100_000 {
+            seen.clear();
+        }
+        tokio::time::sleep(Duration::from_millis(args.interval_ms.max(50))).await;
+    }
+}

@@ -1,0 +1,256 @@
+//! `eye send`, `events`, `sessions`, `errors` and `tail` against a running server.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{EYE, Server, create_key, drain};
+use serde_json::Value;
+
+fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(EYE)
+        .args(args)
+        .env_remove("EYE_URL")
+        .env_remove("EYE_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("wait");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect()
+}
+
+fn event(session: &str, name: &str, timestamp: &str) -> String {
+    format!(
+        r#"{{"session_id": "{session}", "category": "page interaction", "name": "{name}", "data": {{"host": "h", "path": "/"}}, "timestamp": "{timestamp}"}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_then_query_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ingest = create_key(dir.path(), "shop", "ingest");
+    let query = create_key(dir.path(), "team", "query");
+    let server = Server::start(dir.path(), &[]);
+    let url = server.base.clone();
+
+    let file = dir.path().join("events.jsonl");
+    let lines = [
+        event("s1", "pageview", "2021-01-01 09:00:00"),
+        event("s1", "cta click", "2021-01-01 09:00:01"),
+        String::new(),
+        event("s2", "pageview", "2021-01-01 09:00:02"),
+        event("s2", "pageview", "2021-02-30 09:00:03"),
+        "{not json".to_owned(),
+    ];
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let (code, stdout, _) = run(
+        &[
+            "send",
+            file.to_str().expect("utf-8"),
+            "--url",
+            &url,
+            "--key",
+            &ingest,
+        ],
+        None,
+    );
+    assert_eq!(
+        code, 1,
+        "rejections make the exit status non-zero:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("accepted 3, rejected 1, unreadable 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("invalid_timestamp at /timestamp"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 6"), "{stdout}");
+
+    let array = format!(
+        "[{}, {}]",
+        event("s3", "pageview", "2021-01-01 10:00:00"),
+        event("s3", "submit", "2021-01-01 10:00:01")
+    );
+    let (code, stdout, _) = run(&["send", "--url", &url, "--key", &ingest], Some(&array));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("accepted 2, rejected 0"), "{stdout}");
+    drain(&common::http(), &url, Duration::from_secs(10)).await;
+
+    let (code, stdout, stderr) = run(
+        &["events", "--url", &url, "--key", &query, "--format", "json"],
+        None,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let events = json_lines(&stdout);
+    assert_eq!(events.len(), 5);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["id"].is_string() && e["app"] == "shop")
+    );
+
+    let (_, stdout, _) = run(
+        &[
+            "events",
+            "--url",
+            &url,
+            "--key",
+            &query,
+            "--session-id",
+            "s1",
+            "--format",
+            "table",
+        ],
+        None,
+    );
+    assert!(stdout.starts_with("TIMESTAMP"), "{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        3,
+        "header and two events:\n{stdout}"
+    );
+
+    let (_, stdout, _) = run(
+        &[
+            "events", "--url", &url, "--key", &query, "--desc", "--limit", "2", "--format", "json",
+        ],
+        None,
+    );
+    let newest = json_lines(&stdout);
+    assert_eq!(newest.len(), 2);
+    assert_eq!(newest[0]["timestamp"], "2021-01-01T10:00:01.000000Z");
+
+    let (_, stdout, _) = run(
+        &[
+            "sessions", "s3", "--url", &url, "--key", &query, "--format", "json",
+        ],
+        None,
+    );
+    let session = &json_lines(&stdout)[0];
+    assert_eq!(
+        (
+            session["event_count"].clone(),
+            session["events"].as_array().map(Vec::len)
+        ),
+        (Value::from(2), Some(2))
+    );
+
+    let (_, stdout, _) = run(
+        &["errors", "--url", &url, "--key", &query, "--format", "json"],
+        None,
+    );
+    let errors = json_lines(&stdout);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["code"], "invalid_timestamp");
+
+    let with_env = Command::new(EYE)
+        .args(["events", "--format", "json"])
+        .env("EYE_URL", &url)
+        .env("EYE_KEY", &query)
+        .output()
+        .expect("run");
+    assert_eq!(
+        json_lines(&String::from_utf8_lossy(&with_env.stdout)).len(),
+        5,
+        "EYE_URL and EYE_KEY"
+    );
+
+    let (code, _, stderr) = run(
+        &[
+            "events",
+            "--url",
+            &url,
+            "--key",
+            "eye_wrong",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("unauthorized"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_follows_new_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ingest = create_key(dir.path(), "shop", "ingest");
+    let query = create_key(dir.path(), "team", "query");
+    let server = Server::start(dir.path(), &[]);
+    let url = server.base.clone();
+    let tail = Command::new(EYE)
+        .args([
+            "tail",
+            "--url",
+            &url,
+            "--key",
+            &query,
+            "--interval-ms",
+            "100",
+            "--max-events",
+            "3",
+            "--format",
+            "json",
+            "--name",
+            "live",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn tail");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let now = || {
+        time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("format")
+    };
+    let http = common::http();
+    for n in 0..4 {
+        let name = if n == 1 { "other" } else { "live" };
+        let body: Value =
+            serde_json::from_str(&event(&format!("t{n}"), name, &now())).expect("json");
+        let response = http
+            .post(format!("{url}/v1/events"))
+            .bearer_auth(&ingest)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 202);
+    }
+    let output = tokio::task::spawn_blocking(move || tail.wait_with_output())
+        .await
+        .expect("join")
+        .expect("tail");
+    assert!(output.status.success());
+    let events = json_lines(&String::from_utf8_lossy(&output.stdout));
+    let sessions: Vec<&str> = events
+        .iter()
+        .map(|e| e["session_id"].as_str().expect("session"))
+        .collect();
+    assert_eq!(sessions, vec!["t0", "t2", "t3"]);
+}

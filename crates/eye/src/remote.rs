@@ -49,14 +49,15 @@ fn read_events(args: &SendArgs) -> anyhow::Result<Input> {
     if text.trim_start().starts_with('[') {
         let events: Vec<Value> = serde_json::from_str(&text)
             .context("the input starts with `[` but is not a JSON array")?;
-        return Ok((
-            events
-                .into_iter()
-                .enumerate()
-                .map(|(i, e)| (i + 1, e))
-                .collect(),
-            Vec::new(),
-        ));
+        let events = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| (i + 1, e))
+            .collect();
+        return Ok(Input {
+            events,
+            unreadable: Vec::new(),
+        });
     }
     let (mut events, mut unreadable) = (Vec::new(), Vec::new());
     for (index, line) in text

@@ -9,6 +9,7 @@ need() {
 }
 need cargo "install Rust with rustup: https://rustup.rs"
 need mount "util-linux: used by the disk-full test"
+need python3 "Python 3.9+ runs the Python SDK tests"
 
 listening() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -52,3 +53,9 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== Python SDK (pytest)"
+VENV="${EYE_PY_VENV:-$HOME/.cache/eye/venv}"
+[[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "clients/python[test]"
+EYE_BIN="$CARGO_TARGET_DIR/debug/eye" "$VENV/bin/python" -m pytest clients/python/tests -q

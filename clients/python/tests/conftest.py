@@ -1,0 +1,115 @@
+"""A real `eye` server for the tests (started once), and Django configured for the
+integration tests. The binary comes from EYE_BIN, or the workspace's debug build."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def eye_binary() -> str:
+    configured = os.environ.get("EYE_BIN")
+    if configured:
+        return configured
+    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    candidate = Path(target) / "debug" / "eye"
+    if not candidate.exists():
+        subprocess.run(["cargo", "build", "-p", "eye"], cwd=ROOT, check=True)
+    return str(candidate)
+
+
+class EyeServer:
+    def __init__(self) -> None:
+        self.dir = tempfile.TemporaryDirectory()
+        self.ingest_key = self._key("shop", "ingest")
+        self.query_key = self._key("team", "query")
+        self.process = subprocess.Popen(
+            [eye_binary(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir.name],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.url = self._wait_for_address()
+        threading.Thread(target=self._drain_logs, daemon=True).start()
+
+    def _key(self, app: str, scope: str) -> str:
+        result = subprocess.run(
+            [eye_binary(), "keys", "create", "--app", app, "--scope", scope, "--data-dir", self.dir.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip()
+
+    def _wait_for_address(self) -> str:
+        deadline = time.monotonic() + 30
+        assert self.process.stderr is not None
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            match = re.search(r"listening addr=(\S+)", line)
+            if match:
+                return f"http://{match.group(1)}"
+        raise RuntimeError("the eye server did not log its address")
+
+    def _drain_logs(self) -> None:
+        assert self.process.stderr is not None
+        for _ in self.process.stderr:
+            pass
+
+    def get(self, path: str) -> dict:
+        request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.query_key}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def drain(self) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=5) as response:
+                if json.loads(response.read())["queue_depth"] == 0:
+                    return
+            time.sleep(0.02)
+        raise AssertionError("the queue did not drain")
+
+    def stored(self, **filters: str) -> list:
+        """Every stored event matching the filters, following pagination."""
+        from urllib.parse import urlencode
+
+        events, cursor = [], ""
+        while True:
+            page = self.get("/v1/events?" + urlencode({**filters, "limit": "1000", "cursor": cursor}))
+            events.extend(page["events"])
+            if not page["next_cursor"]:
+                return events
+            cursor = page["next_cursor"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.dir.cleanup()
+
+
+@pytest.fixture(scope="session")
+def eye_server():
+    server = EyeServer()
+    yield server
+    server.stop()
+
+
+def pytest_configure() -> None:
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djangoproject.settings")
+        django.setup()

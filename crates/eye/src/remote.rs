@@ -132,6 +132,18 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `[#########           ]  45% 450/1000`
+fn progress_bar(done: usize, total: usize) -> String {
+    const WIDTH: usize = 30;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    let percent = (done * 100).checked_div(total).unwrap_or(100);
+    format!(
+        "[{}{}] {percent:>3}% {done}/{total}",
+        "#".repeat(filled),
+        " ".repeat(WIDTH - filled)
+    )
+}
+
 fn event_filter(filters: &EventFilters) -> EventFilter {
     EventFilter {
         session_id: filters.session_id.clone(),

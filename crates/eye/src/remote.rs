@@ -99,11 +99,8 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
             }
         }
         if progress {
-            eprint!(
-                "\rsent {} of {} events",
-                (done * args.batch + chunk.len()).min(events.len()),
-                events.len()
-            );
+            let sent = (done * args.batch + chunk.len()).min(events.len());
+            eprint!("\r{}", progress_bar(sent, events.len()));
         }
     }
     if progress {
@@ -132,7 +129,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `[#########           ]  45% 450/1000`
+/// `[#############                 ]  45% 450/1000`
 fn progress_bar(done: usize, total: usize) -> String {
     const WIDTH: usize = 30;
     let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
@@ -307,5 +304,23 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
             seen.clear();
         }
         tokio::time::sleep(Duration::from_millis(args.interval_ms.max(50))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn the_progress_bar_fills_with_the_count() {
+        assert_eq!(
+            progress_bar(0, 10),
+            format!("[{}]   0% 0/10", " ".repeat(30))
+        );
+        assert_eq!(
+            progress_bar(5, 10),
+            format!("[{}{}]  50% 5/10", "#".repeat(15), " ".repeat(15))
+        );
+        assert_eq!(progress_bar(0, 0), format!("[{}] 100% 0/0", "#".repeat(30)));
     }
 }

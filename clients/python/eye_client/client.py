@@ -2,6 +2,7 @@
 
 import atexit
 import json
+import logging
 import random
 import threading
 import time
@@ -39,6 +40,8 @@ class RejectedEvent:
 
 
 Timestamp = Union[datetime, str, None]
+
+logger = logging.getLogger("eye_client")
 
 
 class Client:
@@ -277,7 +280,10 @@ class Client:
         with self._changed:
             self._counts["accepted"] += len(batch) - len(rejected)
             self._counts["rejected"] += len(rejected)
-        if self._on_rejected is not None:
+        if self._on_rejected is None:
+            for (event_id, _), error in rejected:
+                logger.warning("The Eye rejected event %s: %s at %s: %s", event_id, error.get("code"), error.get("path"), error.get("message"))
+        else:
             for (event_id, line), error in rejected:
                 try:
                     self._on_rejected(

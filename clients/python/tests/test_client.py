@@ -56,3 +56,12 @@ def test_queries(eye_server):
     assert len(page["events"]) == 1
     assert reader.session("py-query")["event_count"] == 1
     assert "errors" in reader.errors(limit=1)
+
+
+def test_rejections_are_logged_without_a_callback(eye_server, caplog):
+    client = Client(eye_server.url, eye_server.ingest_key)
+    bad = client.track("py-log", "c", "n", {}, timestamp="not a time")
+    with caplog.at_level("WARNING", logger="eye_client"):
+        client.flush(timeout=30)
+    client.close()
+    assert any(bad in record.getMessage() and "invalid_timestamp" in record.getMessage() for record in caplog.records)

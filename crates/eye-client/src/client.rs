@@ -3,7 +3,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use eye_types::{ErrorPage, ErrorSummary, Event, EventPage, IngestResponse, SessionPage};
+use eye_types::{
+    ErrorPage, ErrorSummary, Event, EventPage, IngestResponse, ReplayRequest, ReplayResponse,
+    SessionPage,
+};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -204,6 +207,18 @@ impl Client {
         self.shared
             .transport
             .get("/v1/errors", &filter.pairs())
+            .await
+    }
+
+    /// `POST /v1/errors/replay` (admin key): re-validates matching errors against the schemas
+    /// in force and stores those that pass (with `dry_run`, only counts).
+    pub async fn replay_errors(
+        &self,
+        request: &ReplayRequest,
+    ) -> Result<ReplayResponse, ClientError> {
+        self.shared
+            .transport
+            .post_json("/v1/errors/replay", request)
             .await
     }
 

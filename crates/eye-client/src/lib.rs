@@ -37,7 +37,7 @@ pub use blocking::BlockingClient;
 pub use builder::{ClientBuilder, OverflowPolicy};
 pub use client::Client;
 pub use error::{ClientError, TrackError};
-pub use eye_types::{Event, EventError, IngestResponse};
+pub use eye_types::{Event, EventError, IngestResponse, ReplayRequest, ReplayResponse};
 pub use query::{ErrorFilter, EventFilter};
 pub use stats::Stats;
 pub use worker::Rejected;

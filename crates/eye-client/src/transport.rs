@@ -121,6 +121,25 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// A JSON POST of the admin API; errors keep the server's code and message.
+    pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header(AUTHORIZATION, &self.authorization)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        decode(response).await
+    }
+}
+
 pub(crate) async fn decode<T: DeserializeOwned>(
     response: reqwest::Response,
 ) -> Result<T, ClientError> {

@@ -14,6 +14,7 @@ pub mod key_cache;
 pub mod keys;
 pub mod model;
 pub mod queue;
+pub mod replay;
 pub mod store;
 pub mod timestamp;
 pub mod validation;

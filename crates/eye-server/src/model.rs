@@ -35,6 +35,11 @@ pub struct ErrorEntry {
     pub session_id: Option<String>,
     pub schema_version: Option<i64>,
     pub raw: String,
+    /// Set once a replay stored this input as an event.
+    #[serde(default)]
+    pub replayed_at: Option<Micros>,
+    #[serde(default)]
+    pub replayed_event_id: Option<Uuid>,
 }
 
 /// One unit of work for the pipeline worker.

@@ -208,6 +208,8 @@ fn quarantine_entry(message: &QueueMessage, attempts: u32, reason: &str) -> Erro
         session_id,
         schema_version: None,
         raw,
+        replayed_at: None,
+        replayed_event_id: None,
     }
 }
 

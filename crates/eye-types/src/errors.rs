@@ -31,6 +31,11 @@ pub struct ErrorRecord {
     pub schema_version: Option<i64>,
     /// The input as received, truncated to the server's `max_raw_error_bytes`.
     pub raw: String,
+    /// When a replay stored this input as an event, and that event's id.
+    #[serde(default)]
+    pub replayed_at: Option<String>,
+    #[serde(default)]
+    pub replayed_event_id: Option<String>,
 }
 
 /// One page of `GET /v1/errors`, newest first by default.
@@ -45,6 +50,49 @@ pub struct ErrorPage {
 pub struct ErrorSummary {
     pub by_code: BTreeMap<String, u64>,
     pub by_event_type: Vec<EventTypeCount>,
+}
+
+/// `POST /v1/errors/replay`: the filters of `GET /v1/errors`, and whether to change anything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Receive time from (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Receive time to (exclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Count what would happen, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a replay did (or, with `dry_run`, would do) to the errors not yet replayed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayResponse {
+    pub matched: u64,
+    pub passed: u64,
+    pub still_failing: u64,
+    pub dry_run: bool,
+    pub by_event_type: Vec<ReplayTypeCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayTypeCount {
+    /// `null` for refused bodies, which have no event type.
+    pub category: Option<String>,
+    pub name: Option<String>,
+    pub matched: u64,
+    pub passed: u64,
+    pub still_failing: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,9 @@ mod events;
 mod ingest;
 
 pub use admin::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList, SchemaInfo, SchemaList};
-pub use errors::{ErrorBody, ErrorPage, ErrorRecord, ErrorSummary, EventTypeCount, ProblemDetail};
+pub use errors::{
+    ErrorBody, ErrorPage, ErrorRecord, ErrorSummary, EventTypeCount, ProblemDetail, ReplayRequest,
+    ReplayResponse, ReplayTypeCount,
+};
 pub use events::{Event, EventPage, SessionPage, StoredEvent};
 pub use ingest::{EventError, EventResult, IngestResponse};

@@ -38,7 +38,9 @@ pub enum Command {
     Events(EventsArgs),
     /// One session: its summary and its events in time order.
     Sessions(SessionArgs),
-    /// Query the error store (rejected events and refused requests), newest first.
+    /// Query the error store (rejected events and refused requests), newest first; `eye
+    /// errors replay` stores those that pass the schemas in force now.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Errors(ErrorsArgs),
     /// Follow new events as they are stored (Ctrl-C to stop).
     Tail(TailArgs),
@@ -50,9 +52,9 @@ pub struct Remote {
     /// The Eye's base URL.
     #[arg(long, env = "EYE_URL", default_value = "http://127.0.0.1:8000")]
     pub url: String,
-    /// API key (ingest scope for `send`, query scope for the others).
+    /// API key (ingest scope for `send`, query scope for the queries, admin for `replay`).
     #[arg(long, env = "EYE_KEY", hide_env_values = true)]
-    pub key: String,
+    pub key: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,6 +124,8 @@ pub struct SessionArgs {
 
 #[derive(Args)]
 pub struct ErrorsArgs {
+    #[command(subcommand)]
+    pub action: Option<ErrorsAction>,
     #[command(flatten)]
     pub remote: Remote,
     #[arg(long)]
@@ -140,6 +144,38 @@ pub struct ErrorsArgs {
     pub to: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Subcommand)]
+pub enum ErrorsAction {
+    /// Re-validate rejected events against the schemas in force and store those that pass
+    /// (admin key). Replaying twice stores nothing twice.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    #[arg(long)]
+    pub code: Option<String>,
+    #[arg(long)]
+    pub app: Option<String>,
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Receive time from (inclusive).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Receive time to (exclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only count what would happen.
+    #[arg(long)]
+    pub dry_run: bool,
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }

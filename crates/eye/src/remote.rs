@@ -11,12 +11,17 @@ use eye_types::EventResult;
 use serde_json::Value;
 
 use crate::cli::{
-    ErrorsArgs, EventFilters, EventsArgs, Format, Remote, SendArgs, SessionArgs, TailArgs,
+    ErrorsAction, ErrorsArgs, EventFilters, EventsArgs, Format, Remote, ReplayArgs, SendArgs,
+    SessionArgs, TailArgs,
 };
 use crate::output::{self, ERROR_HEADER, EVENT_HEADER, error_row, event_row, json_line};
 
 fn client(remote: &Remote) -> anyhow::Result<Client> {
-    Ok(Client::builder(&remote.url, &remote.key).build()?)
+    let key = remote
+        .key
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("give an API key with --key or EYE_KEY"))?;
+    Ok(Client::builder(&remote.url, key).build()?)
 }
 
 /// One input line that could not be read as an event.
@@ -220,6 +225,9 @@ pub async fn sessions(args: SessionArgs) -> anyhow::Result<()> {
 }
 
 pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
+    if let Some(ErrorsAction::Replay(replay)) = args.action {
+        return replay_errors(replay).await;
+    }
     let client = client(&args.remote)?;
     let format = output::resolve(args.format);
     let mut filter = ErrorFilter {
@@ -249,6 +257,43 @@ pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
             break;
         };
         filter.cursor = Some(cursor);
+    }
+    Ok(())
+}
+
+async fn replay_errors(args: ReplayArgs) -> anyhow::Result<()> {
+    let client = client(&args.remote)?;
+    let request = eye_client::ReplayRequest {
+        code: args.code,
+        app: args.app,
+        category: args.category,
+        name: args.name,
+        from: args.from,
+        to: args.to,
+        dry_run: args.dry_run,
+    };
+    let outcome = client.replay_errors(&request).await?;
+    if output::resolve(args.format) == Format::Json {
+        return json_line(&outcome);
+    }
+    let verb = if outcome.dry_run {
+        "would store"
+    } else {
+        "stored"
+    };
+    println!(
+        "matched {}, {verb} {}, still failing {}",
+        outcome.matched, outcome.passed, outcome.still_failing
+    );
+    for row in &outcome.by_event_type {
+        let event_type = match (&row.category, &row.name) {
+            (Some(category), Some(name)) => format!("{category} / {name}"),
+            _ => "(refused request bodies)".to_owned(),
+        };
+        println!(
+            "  {event_type}: matched {}, passed {}, still failing {}",
+            row.matched, row.passed, row.still_failing
+        );
     }
     Ok(())
 }

@@ -168,6 +168,32 @@ async fn send_then_query_from_the_command_line() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["code"], "invalid_timestamp");
 
+    let admin = create_key(dir.path(), "ops", "admin");
+    let (code, stdout, stderr) = run(
+        &[
+            "errors",
+            "replay",
+            "--url",
+            &url,
+            "--key",
+            &admin,
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("matched 1, would store 0, still failing 1"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(
+        &[
+            "errors", "replay", "--url", &url, "--key", &admin, "--format", "json",
+        ],
+        None,
+    );
+    assert_eq!(json_lines(&stdout)[0]["still_failing"], 1);
+
     let with_env = Command::new(EYE)
         .args(["events", "--format", "json"])
         .env("EYE_URL", &url)

@@ -1,17 +1,23 @@
 //! The error store as the data team reads it: `GET /v1/errors` and `GET /v1/errors/summary`.
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use eye_types::{ErrorPage, ErrorRecord, ErrorSummary, EventTypeCount};
+use eye_types::{
+    ErrorPage, ErrorRecord, ErrorSummary, EventTypeCount, ReplayRequest, ReplayResponse,
+    ReplayTypeCount,
+};
 
 use super::AppState;
-use super::auth::{Authorized, QueryScope};
+use super::auth::{AdminScope, Authorized, QueryScope};
 use super::cursor;
 use super::error::ApiError;
 use super::params::Params;
 use crate::model::ErrorEntry;
+use crate::replay::{self, ReplayFilter};
 use crate::store::{ErrorQuery, Order, Position};
-use crate::timestamp::format_micros;
+use crate::timestamp::{self, format_micros};
 
 const ERROR_PARAMS: &[&str] = &[
     "code", "app", "category", "name", "from", "to", "order", "limit", "cursor",
@@ -33,6 +39,7 @@ pub async fn list_errors(
         order: params.order(Order::Desc)?,
         after: params.cursor()?,
         limit: params.limit()?,
+        unreplayed_only: false,
     };
     let limit = query.limit;
     let mut entries = state.store.errors(query).await?;
@@ -91,5 +98,72 @@ fn error_record(entry: ErrorEntry) -> ErrorRecord {
         session_id: entry.session_id,
         schema_version: entry.schema_version,
         raw: entry.raw,
+        replayed_at: entry.replayed_at.map(format_micros),
+        replayed_event_id: entry.replayed_event_id.map(|id| id.to_string()),
     }
+}
+
+/// `POST /v1/errors/replay` (admin): re-validates matching errors against the schemas in
+/// force and stores those that pass.
+pub async fn replay(
+    State(state): State<AppState>,
+    _: Authorized<AdminScope>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ReplayResponse>, ApiError> {
+    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
+    let request: ReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReplayRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid_body(format!(
+                "send the filters of GET /v1/errors and `dry_run` as JSON: {e}"
+            ))
+        })?
+    };
+    let time = |name: &str, value: &Option<String>| -> Result<Option<i64>, ApiError> {
+        value
+            .as_deref()
+            .map(|text| {
+                timestamp::parse(text)
+                    .map(timestamp::to_micros)
+                    .ok_or_else(|| {
+                        ApiError::invalid_body(format!("`{name}` is not a timestamp: {text:?}"))
+                    })
+            })
+            .transpose()
+    };
+    let filter = ReplayFilter {
+        from: time("from", &request.from)?,
+        to: time("to", &request.to)?,
+        code: request.code,
+        app: request.app,
+        category: request.category,
+        name: request.name,
+    };
+    let outcome = replay::replay(
+        &state.store,
+        &state.schemas,
+        &state.rules,
+        &filter,
+        request.dry_run,
+    )
+    .await?;
+    let by_event_type = outcome
+        .by_event_type
+        .into_iter()
+        .map(|((category, name), counts)| ReplayTypeCount {
+            category,
+            name,
+            matched: counts.matched,
+            passed: counts.passed,
+            still_failing: counts.still_failing,
+        })
+        .collect();
+    Ok(Json(ReplayResponse {
+        matched: outcome.totals.matched,
+        passed: outcome.totals.passed,
+        still_failing: outcome.totals.still_failing,
+        dry_run: request.dry_run,
+        by_event_type,
+    }))
 }

@@ -112,6 +112,8 @@ fn error_entry(
         session_id: rejection.session_id,
         schema_version: rejection.schema_version,
         raw,
+        replayed_at: None,
+        replayed_event_id: None,
     }
 }
 
@@ -140,6 +142,8 @@ async fn record_refusal(
         session_id: None,
         schema_version: None,
         raw,
+        replayed_at: None,
+        replayed_event_id: None,
     };
     let Ok(queue) = state.queue() else {
         return error;

@@ -66,6 +66,7 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/v1/sessions/{session_id}", Some("query")),
     ("GET", "/v1/errors", Some("query")),
     ("GET", "/v1/errors/summary", Some("query")),
+    ("POST", "/v1/errors/replay", Some("admin")),
     ("GET", "/v1/schemas", Some("admin")),
     ("GET", "/v1/schemas/{category}/{name}", Some("admin")),
     ("PUT", "/v1/schemas/{category}/{name}", Some("admin")),
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
             .route("/v1/sessions/{session_id}", get(query::session))
             .route("/v1/errors", get(errors::list_errors))
             .route("/v1/errors/summary", get(errors::summary))
+            .route("/v1/errors/replay", post(errors::replay))
             .route("/v1/schemas", get(schemas::list))
             .route(
                 "/v1/schemas/{category}/{name}",

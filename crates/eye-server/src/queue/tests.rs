@@ -28,6 +28,8 @@ fn message(n: usize) -> QueueMessage {
         session_id: None,
         schema_version: None,
         raw: String::new(),
+        replayed_at: None,
+        replayed_event_id: None,
     })
 }
 

@@ -70,6 +70,8 @@ pub struct ErrorQuery {
     pub order: Order,
     pub after: Option<Position>,
     pub limit: usize,
+    /// Only errors no replay has stored yet.
+    pub unreplayed_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +108,12 @@ pub trait Store: Send + Sync + 'static {
     async fn events(&self, query: EventQuery) -> Result<Vec<EventRecord>, StoreError>;
     async fn session(&self, session_id: &str) -> Result<Option<SessionSummary>, StoreError>;
     async fn errors(&self, query: ErrorQuery) -> Result<Vec<ErrorEntry>, StoreError>;
+    /// Records that a replay stored error `.0` as event `.1`.
+    async fn mark_replayed(
+        &self,
+        replayed: Vec<(Uuid, Uuid)>,
+        at: Micros,
+    ) -> Result<(), StoreError>;
     async fn error_counts(
         &self,
         from: Option<Micros>,

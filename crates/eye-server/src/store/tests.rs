@@ -47,6 +47,8 @@ fn error(code: &str, received_at: i64, name: Option<&str>) -> ErrorEntry {
         session_id: None,
         schema_version: None,
         raw: "{}".into(),
+        replayed_at: None,
+        replayed_event_id: None,
     }
 }
 
@@ -258,6 +260,49 @@ pub(crate) async fn errors_are_kept_filtered_and_counted(harness: &dyn Harness) 
     assert_eq!(counts.by_event_type.len(), 2);
 }
 
+pub(crate) async fn replayed_errors_are_marked_and_filtered(harness: &dyn Harness) {
+    let store = harness.store();
+    let entries = [
+        error("schema_violation", 100, Some("cta click")),
+        error("schema_violation", 200, Some("cta click")),
+    ];
+    let batch: Arc<[QueueMessage]> = entries.iter().cloned().map(QueueMessage::Error).collect();
+    store.write_batch(batch).await.expect("write");
+    let event = Uuid::now_v7();
+    store
+        .mark_replayed(vec![(entries[0].id, event)], 300)
+        .await
+        .expect("mark");
+    store
+        .mark_replayed(vec![(entries[0].id, Uuid::now_v7())], 400)
+        .await
+        .expect("marking again changes nothing");
+    let all = store
+        .errors(ErrorQuery {
+            limit: 10,
+            ..ErrorQuery::default()
+        })
+        .await
+        .expect("errors");
+    let marked = all.iter().find(|e| e.id == entries[0].id).expect("first");
+    assert_eq!(
+        (marked.replayed_at, marked.replayed_event_id),
+        (Some(300), Some(event))
+    );
+    let open = store
+        .errors(ErrorQuery {
+            limit: 10,
+            unreplayed_only: true,
+            ..ErrorQuery::default()
+        })
+        .await
+        .expect("errors");
+    assert_eq!(
+        open.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![entries[1].id]
+    );
+}
+
 pub(crate) async fn keys_are_found_by_hash_and_revoked(harness: &dyn Harness) {
     let store = harness.store();
     let key = store
@@ -402,6 +447,7 @@ conformance_suite!(
     concurrent_overlapping_batches_store_each_event_once,
     queries_filter_and_paginate,
     errors_are_kept_filtered_and_counted,
+    replayed_errors_are_marked_and_filtered,
     keys_are_found_by_hash_and_revoked,
     schema_changes_are_versioned,
 );
@@ -414,6 +460,7 @@ conformance_suite!(
     concurrent_overlapping_batches_store_each_event_once,
     queries_filter_and_paginate,
     errors_are_kept_filtered_and_counted,
+    replayed_errors_are_marked_and_filtered,
     keys_are_found_by_hash_and_revoked,
     schema_changes_are_versioned,
 );

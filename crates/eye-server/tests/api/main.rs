@@ -7,4 +7,5 @@ mod helpers;
 mod ingest;
 mod limits;
 mod query;
+mod replay;
 mod schemas;

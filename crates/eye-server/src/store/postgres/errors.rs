@@ -45,7 +45,8 @@ pub async fn query(
     query: &ErrorQuery,
 ) -> Result<Vec<ErrorEntry>, tokio_postgres::Error> {
     let mut sql = Sql::new(
-        "SELECT id, received_at, app, code, message, path, category, name, session_id, schema_version, raw
+        "SELECT id, received_at, app, code, message, path, category, name, session_id, schema_version, raw,
+                replayed_at, replayed_event_id
          FROM errors WHERE true",
     );
     sql.equalities(&[
@@ -54,6 +55,9 @@ pub async fn query(
         ("category", &query.category),
         ("name", &query.name),
     ]);
+    if query.unreplayed_only {
+        sql.text.push_str(" AND replayed_at IS NULL");
+    }
     sql.range_and_page(
         "received_at",
         query.from,
@@ -79,6 +83,8 @@ fn error_from_row(row: &Row) -> ErrorEntry {
         session_id: row.get(8),
         schema_version: row.get(9),
         raw: row.get(10),
+        replayed_at: row.get::<_, Option<OffsetDateTime>>(11).map(to_micros),
+        replayed_event_id: row.get(12),
     }
 }
 
@@ -116,4 +122,22 @@ pub async fn counts(
         by_code,
         by_event_type,
     })
+}
+
+pub async fn mark_replayed(
+    client: &Object,
+    replayed: &[(Uuid, Uuid)],
+    at_micros: Micros,
+) -> Result<(), tokio_postgres::Error> {
+    let errors: Vec<Uuid> = replayed.iter().map(|(error, _)| *error).collect();
+    let events: Vec<Uuid> = replayed.iter().map(|(_, event)| *event).collect();
+    client
+        .execute(
+            "UPDATE errors SET replayed_at = $3, replayed_event_id = r.event_id
+             FROM unnest($1::uuid[], $2::uuid[]) AS r(error_id, event_id)
+             WHERE errors.id = r.error_id AND errors.replayed_at IS NULL",
+            &[&errors, &events, &at(at_micros)],
+        )
+        .await
+        .map(|_| ())
 }

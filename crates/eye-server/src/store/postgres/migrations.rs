@@ -88,6 +88,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (category, name, version)
     );
     ",
+    // 2: replay of rejected events.
+    "
+    ALTER TABLE errors ADD COLUMN replayed_at timestamptz;
+    ALTER TABLE errors ADD COLUMN replayed_event_id uuid;
+    ",
 ];
 
 pub async fn run(client: &mut Object) -> Result<usize, tokio_postgres::Error> {

@@ -132,6 +132,16 @@ impl Store for PostgresStore {
             .map_err(from_postgres)
     }
 
+    async fn mark_replayed(
+        &self,
+        replayed: Vec<(uuid::Uuid, uuid::Uuid)>,
+        at: Micros,
+    ) -> Result<(), StoreError> {
+        errors::mark_replayed(&self.client().await?, &replayed, at)
+            .await
+            .map_err(from_postgres)
+    }
+
     async fn error_counts(
         &self,
         from: Option<Micros>,

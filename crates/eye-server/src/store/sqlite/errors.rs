@@ -33,7 +33,8 @@ pub fn insert_error(connection: &Connection, entry: &ErrorEntry) -> rusqlite::Re
 
 pub fn query(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<Vec<ErrorEntry>> {
     let mut sql = String::from(
-        "SELECT id, received_at, app, code, message, path, category, name, session_id, schema_version, raw
+        "SELECT id, received_at, app, code, message, path, category, name, session_id, schema_version, raw,
+                replayed_at, replayed_event_id
          FROM errors WHERE 1 = 1",
     );
     let mut values: Vec<SqlValue> = Vec::new();
@@ -47,6 +48,9 @@ pub fn query(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<Ve
             ("name", &query.name),
         ],
     );
+    if query.unreplayed_only {
+        sql.push_str(" AND replayed_at IS NULL");
+    }
     push_range_and_page(
         &mut sql,
         &mut values,
@@ -75,6 +79,11 @@ fn error_from_row(row: &Row<'_>) -> rusqlite::Result<ErrorEntry> {
         session_id: row.get(8)?,
         schema_version: row.get(9)?,
         raw: row.get(10)?,
+        replayed_at: row.get(11)?,
+        replayed_event_id: match row.get::<_, Option<Vec<u8>>>(12)? {
+            Some(bytes) => uuid::Uuid::from_slice(&bytes).ok(),
+            None => None,
+        },
     })
 }
 
@@ -103,4 +112,21 @@ pub fn counts(
         by_code,
         by_event_type,
     })
+}
+
+pub fn mark_replayed(
+    connection: &mut Connection,
+    replayed: &[(uuid::Uuid, uuid::Uuid)],
+    at: Micros,
+) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    {
+        let mut update = transaction.prepare_cached(
+            "UPDATE errors SET replayed_at = ?2, replayed_event_id = ?3 WHERE id = ?1 AND replayed_at IS NULL",
+        )?;
+        for (error_id, event_id) in replayed {
+            update.execute(params![error_id.as_bytes(), at, event_id.as_bytes()])?;
+        }
+    }
+    transaction.commit()
 }

@@ -77,6 +77,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (category, name, version)
     ) WITHOUT ROWID;
     ",
+    // 2: replay of rejected events.
+    "
+    ALTER TABLE errors ADD COLUMN replayed_at INTEGER;
+    ALTER TABLE errors ADD COLUMN replayed_event_id BLOB;
+    ",
 ];
 
 pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {

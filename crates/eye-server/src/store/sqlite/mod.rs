@@ -132,6 +132,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn mark_replayed(
+        &self,
+        replayed: Vec<(uuid::Uuid, uuid::Uuid)>,
+        at: Micros,
+    ) -> Result<(), StoreError> {
+        self.write(move |connection| errors::mark_replayed(connection, &replayed, at))
+            .await
+    }
+
     async fn error_counts(
         &self,
         from: Option<Micros>,

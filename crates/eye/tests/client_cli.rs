@@ -178,6 +178,8 @@ async fn send_then_query_from_the_command_line() {
             "--key",
             &admin,
             "--dry-run",
+            "--format",
+            "table",
         ],
         None,
     );

@@ -52,6 +52,7 @@ impl Application {
             reject_unknown_event_types: config.reject_unknown_event_types,
         });
         let keys = Arc::new(KeyCache::new(config.key_cache()));
+        let metrics = crate::metrics::install();
         let state = AppState {
             store,
             queue,
@@ -59,6 +60,7 @@ impl Application {
             config: Arc::new(config),
             rules,
             keys,
+            metrics,
         };
         Ok(Application { listener, state })
     }
@@ -105,7 +107,7 @@ impl Application {
 }
 
 /// Keeps this node's schemas in step with the store, so changes made through any node (or
-/// any other tool) apply everywhere within a second.
+/// any other tool) apply everywhere within a second; and samples the queue depth.
 async fn refresh_schemas(state: AppState, stop: CancellationToken) {
     loop {
         tokio::select! {
@@ -114,6 +116,11 @@ async fn refresh_schemas(state: AppState, stop: CancellationToken) {
         }
         if let Err(error) = catalog::refresh(state.store.as_ref(), &state.schemas).await {
             tracing::warn!(%error, "schema refresh failed; keeping the schemas in force");
+        }
+        if let Some(queue) = &state.queue
+            && let Ok(depth) = queue.depth().await
+        {
+            crate::metrics::queue_depth(depth);
         }
     }
 }

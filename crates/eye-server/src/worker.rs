@@ -12,9 +12,12 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use std::time::Instant;
+
+use crate::metrics;
 use crate::model::{ErrorEntry, QueueMessage};
 use crate::queue::{Delivery, Queue};
-use crate::store::{Store, StoreError};
+use crate::store::{BatchOutcome, Store, StoreError};
 use crate::timestamp::now_micros;
 
 const IDLE_WAIT: Duration = Duration::from_millis(500);
@@ -34,7 +37,7 @@ pub struct Worker {
 }
 
 enum Written {
-    Done,
+    Done(BatchOutcome),
     Refused(String),
     Stopped,
 }
@@ -86,10 +89,19 @@ impl Worker {
     /// Stores then acknowledges one batch. Returns false when shutdown came first (the batch
     /// stays queued and is delivered again).
     async fn process(&self, deliveries: Vec<Delivery>, shutdown: &CancellationToken) -> bool {
+        let started = Instant::now();
         let tokens: Vec<u64> = deliveries.iter().map(|d| d.token).collect();
+        let oldest = deliveries
+            .iter()
+            .map(|d| received_at(&d.message))
+            .min()
+            .unwrap_or_else(now_micros);
+        let lag = Duration::from_micros(now_micros().saturating_sub(oldest).max(0) as u64);
         let messages: Arc<[QueueMessage]> = deliveries.into_iter().map(|d| d.message).collect();
         match self.write(Arc::clone(&messages), shutdown).await {
-            Written::Done => {}
+            Written::Done(outcome) => {
+                metrics::batch_stored(&outcome, messages.len(), started.elapsed(), lag)
+            }
             Written::Stopped => return false,
             Written::Refused(reason) => {
                 tracing::warn!(%reason, size = messages.len(), "the store refused a batch; retrying its messages one by one");
@@ -120,10 +132,14 @@ impl Worker {
                         errors = outcome.errors,
                         "batch stored"
                     );
-                    return Written::Done;
+                    return Written::Done(outcome);
                 }
-                Err(StoreError::Rejected(reason)) => return Written::Refused(reason),
+                Err(StoreError::Rejected(reason)) => {
+                    metrics::store_error("rejected");
+                    return Written::Refused(reason);
+                }
                 Err(error) => {
+                    metrics::store_error("unavailable");
                     tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "store write failed");
                     if !pause(&mut backoff, shutdown).await {
                         return Written::Stopped;
@@ -141,9 +157,13 @@ impl Worker {
             let mut attempts = 1;
             loop {
                 match self.write(Arc::from([message.clone()]), shutdown).await {
-                    Written::Done => break,
+                    Written::Done(outcome) => {
+                        metrics::batch_stored(&outcome, 1, Duration::ZERO, Duration::ZERO);
+                        break;
+                    }
                     Written::Stopped => return false,
                     Written::Refused(reason) if attempts >= self.max_attempts => {
+                        metrics::quarantined();
                         tracing::error!(%reason, attempts, "message refused repeatedly; moving it to the error store");
                         let entry = quarantine_entry(message, attempts, &reason);
                         match self
@@ -151,7 +171,7 @@ impl Worker {
                             .await
                         {
                             Written::Stopped => return false,
-                            Written::Done | Written::Refused(_) => break,
+                            Written::Done(_) | Written::Refused(_) => break,
                         }
                     }
                     Written::Refused(_) => {
@@ -210,6 +230,13 @@ fn quarantine_entry(message: &QueueMessage, attempts: u32, reason: &str) -> Erro
         raw,
         replayed_at: None,
         replayed_event_id: None,
+    }
+}
+
+fn received_at(message: &QueueMessage) -> i64 {
+    match message {
+        QueueMessage::Event(event) => event.received_at,
+        QueueMessage::Error(entry) => entry.received_at,
     }
 }
 

@@ -16,7 +16,9 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    crate::metrics::http_request(method.as_str(), &route, status, elapsed);
+    let micros = elapsed.as_micros() as u64;
     if response.status().is_server_error() {
         tracing::warn!(%method, route, status, micros, "request failed");
     } else {

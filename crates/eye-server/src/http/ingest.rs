@@ -13,9 +13,10 @@ use super::auth::{Authorized, IngestScope, Principal};
 use super::body::{Refusal, read_events};
 use super::error::ApiError;
 use crate::ids;
+use crate::metrics;
 use crate::model::{ErrorEntry, EventRecord, QueueMessage};
 use crate::timestamp::{Micros, now_micros};
-use crate::validation::{Rejection, validate_event};
+use crate::validation::{RejectCode, Rejection, validate_event};
 
 pub async fn ingest(
     State(state): State<AppState>,
@@ -69,6 +70,11 @@ pub async fn ingest(
         }
     }
     state.queue()?.publish(messages).await?;
+    let rejected_codes = results.iter().filter_map(|result| match result {
+        EventResult::Rejected { error, .. } => Some(code_name(&error.code)),
+        EventResult::Accepted { .. } => None,
+    });
+    metrics::events_judged(accepted, rejected_codes);
     let rejected = results.len() - accepted;
     let status = if accepted > 0 {
         StatusCode::ACCEPTED
@@ -126,6 +132,7 @@ async fn record_refusal(
     received_at: Micros,
 ) -> ApiError {
     let Refusal { error, raw } = refusal;
+    metrics::request_refused(error.code);
     let raw = truncate(
         String::from_utf8_lossy(&raw).into_owned(),
         state.config.max_raw_error_bytes,
@@ -164,4 +171,13 @@ fn truncate(mut text: String, max_bytes: usize) -> String {
         text.truncate(end);
     }
     text
+}
+
+/// The static name of a rejection code, for a bounded metric label.
+fn code_name(code: &str) -> &'static str {
+    RejectCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .find(|name| *name == code)
+        .unwrap_or("other")
 }

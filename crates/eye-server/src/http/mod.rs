@@ -38,6 +38,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub rules: Arc<Rules>,
     pub keys: Arc<KeyCache>,
+    /// Renders `/metrics`; `None` when another metrics recorder owns the process.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
 pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/healthz", None),
     ("GET", "/readyz", None),
+    ("GET", "/metrics", None),
     ("POST", "/v1/events", Some("ingest")),
     ("GET", "/v1/events", Some("query")),
     ("GET", "/v1/sessions/{session_id}", Some("query")),
@@ -81,7 +84,8 @@ pub fn router(state: AppState) -> Router {
     let role = state.config.role;
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics));
     router = match (role.serves_ingest(), role.serves_queries()) {
         (true, true) => router.route("/v1/events", get(query::list_events).post(ingest::ingest)),
         (true, false) => router.route("/v1/events", post(ingest::ingest)),

@@ -31,6 +31,18 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
+    pub const ALL: [RejectCode; 9] = [
+        RejectCode::InvalidEvent,
+        RejectCode::MissingField,
+        RejectCode::InvalidField,
+        RejectCode::UnknownField,
+        RejectCode::InvalidTimestamp,
+        RejectCode::TimestampInFuture,
+        RejectCode::TimestampTooOld,
+        RejectCode::UnknownEventType,
+        RejectCode::SchemaViolation,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RejectCode::InvalidEvent => "invalid_event",

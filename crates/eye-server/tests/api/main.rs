@@ -6,6 +6,7 @@ mod concurrency;
 mod helpers;
 mod ingest;
 mod limits;
+mod metrics;
 mod query;
 mod replay;
 mod schemas;

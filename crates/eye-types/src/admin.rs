@@ -5,6 +5,7 @@ use serde_json::Value;
 
 /// A schema in force for one event type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SchemaInfo {
     pub category: String,
     pub name: String,
@@ -15,12 +16,14 @@ pub struct SchemaInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SchemaList {
     pub schemas: Vec<SchemaInfo>,
 }
 
 /// An API key as listed: never its secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     pub id: String,
     pub app: String,
@@ -31,12 +34,14 @@ pub struct KeyInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyList {
     pub keys: Vec<KeyInfo>,
 }
 
 /// `POST /v1/keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateKeyRequest {
     pub app: String,
     pub scopes: Vec<String>,
@@ -44,6 +49,7 @@ pub struct CreateKeyRequest {
 
 /// The answer to a key creation: the only time the secret is shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedKey {
     pub key: String,
     #[serde(flatten)]

@@ -6,11 +6,13 @@ use serde::{Deserialize, Serialize};
 
 /// Every error answer that is not a per-event verdict: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ProblemDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProblemDetail {
     pub code: String,
     pub message: String,
@@ -18,6 +20,7 @@ pub struct ProblemDetail {
 
 /// One record of the error store: a rejected event or a refused request body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorRecord {
     pub id: String,
     pub code: String,
@@ -40,6 +43,7 @@ pub struct ErrorRecord {
 
 /// One page of `GET /v1/errors`, newest first by default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorPage {
     pub errors: Vec<ErrorRecord>,
     pub next_cursor: Option<String>,
@@ -47,6 +51,7 @@ pub struct ErrorPage {
 
 /// `GET /v1/errors/summary`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorSummary {
     pub by_code: BTreeMap<String, u64>,
     pub by_event_type: Vec<EventTypeCount>,
@@ -54,6 +59,7 @@ pub struct ErrorSummary {
 
 /// `POST /v1/errors/replay`: the filters of `GET /v1/errors`, and whether to change anything.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +83,7 @@ pub struct ReplayRequest {
 
 /// What a replay did (or, with `dry_run`, would do) to the errors not yet replayed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplayResponse {
     pub matched: u64,
     pub passed: u64,
@@ -86,6 +93,7 @@ pub struct ReplayResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplayTypeCount {
     /// `null` for refused bodies, which have no event type.
     pub category: Option<String>,
@@ -96,6 +104,7 @@ pub struct ReplayTypeCount {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventTypeCount {
     pub category: String,
     pub name: String,

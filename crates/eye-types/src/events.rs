@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 /// An event as an application sends it to `POST /v1/events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub session_id: String,
     pub category: String,
@@ -20,6 +21,7 @@ pub struct Event {
 
 /// An event as stored, returned by `GET /v1/events` and `GET /v1/sessions/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredEvent {
     pub id: String,
     pub app: String,
@@ -38,6 +40,7 @@ pub struct StoredEvent {
 
 /// One page of `GET /v1/events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventPage {
     pub events: Vec<StoredEvent>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
@@ -46,6 +49,7 @@ pub struct EventPage {
 
 /// `GET /v1/sessions/{session_id}`: the session's summary and one page of its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionPage {
     pub session_id: String,
     pub first_timestamp: String,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Body of a 202 (at least one event accepted) or 422 (every event rejected).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IngestResponse {
     pub accepted: usize,
     pub rejected: usize,
@@ -13,6 +14,7 @@ pub struct IngestResponse {
 
 /// The verdict on one event, by its position in the request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EventResult {
     Accepted { index: usize, id: String },
@@ -29,6 +31,7 @@ impl EventResult {
 
 /// Why one event was rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventError {
     /// Stable machine code, e.g. `schema_violation`, `timestamp_in_future`.
     pub code: String,

@@ -23,6 +23,28 @@ const ERROR_PARAMS: &[&str] = &[
     "code", "app", "category", "name", "from", "to", "order", "limit", "cursor",
 ];
 
+#[utoipa::path(
+    get, path = "/v1/errors", tag = "errors",
+    security(("bearer" = [])),
+    params(
+        ("code" = Option<String>, Query, description = "Only this error code"),
+        ("app" = Option<String>, Query, description = "Only this application"),
+        ("category" = Option<String>, Query, description = "Only this category"),
+        ("name" = Option<String>, Query, description = "Only this event name"),
+        ("from" = Option<String>, Query, description = "Receive time from (inclusive)"),
+        ("to" = Option<String>, Query, description = "Receive time to (exclusive)"),
+        ("order" = Option<String>, Query, description = "`desc` (default, newest first) or `asc`"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1,000 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of the error store", body = eye_types::ErrorPage),
+        (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn list_errors(
     State(state): State<AppState>,
     _: Authorized<QueryScope>,
@@ -61,6 +83,21 @@ pub async fn list_errors(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/errors/summary", tag = "errors",
+    security(("bearer" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "Receive time from (inclusive)"),
+        ("to" = Option<String>, Query, description = "Receive time to (exclusive)"),
+    ),
+    responses(
+        (status = 200, description = "Counts by code and by event type", body = eye_types::ErrorSummary),
+        (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn summary(
     State(state): State<AppState>,
     _: Authorized<QueryScope>,
@@ -105,6 +142,18 @@ fn error_record(entry: ErrorEntry) -> ErrorRecord {
 
 /// `POST /v1/errors/replay` (admin): re-validates matching errors against the schemas in
 /// force and stores those that pass.
+#[utoipa::path(
+    post, path = "/v1/errors/replay", tag = "errors",
+    security(("bearer" = [])),
+    request_body(content = eye_types::ReplayRequest, content_type = "application/json", description = "The filters of GET /v1/errors, and `dry_run`"),
+    responses(
+        (status = 200, description = "What the replay did (or would do)", body = eye_types::ReplayResponse),
+        (status = 400, description = "`invalid_body`: unknown field or a bad timestamp", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn replay(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,

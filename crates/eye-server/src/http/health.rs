@@ -9,11 +9,19 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process answers", body = Object)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Every dependency this node uses, each `ok` or `unavailable`; 503 unless all are ok.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Every dependency of this node answers: `{status, role, checks, queue_depth}`", body = Object),
+        (status = 503, description = "A dependency is unavailable; `checks` says which", body = Object),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = state.store.check().await;
     let queue = match &state.queue {
@@ -45,6 +53,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 
 /// Prometheus text exposition of every `eye_*` metric. Unauthenticated, like the health
 /// checks: it holds no event data, only counts with bounded labels.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition of the `eye_*` metrics", content_type = "text/plain", body = String),
+        (status = 503, description = "`unavailable`: metrics are not recorded in this process", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => (

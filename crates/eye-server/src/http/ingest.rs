@@ -18,6 +18,24 @@ use crate::model::{ErrorEntry, EventRecord, QueueMessage};
 use crate::timestamp::{Micros, now_micros};
 use crate::validation::{RejectCode, Rejection, validate_event};
 
+#[utoipa::path(
+    post, path = "/v1/events", tag = "ingest",
+    security(("bearer" = [])),
+    request_body(
+        content = Vec<eye_types::Event>, content_type = "application/json",
+        description = "One event object, a JSON array of events (at most `max_batch_events`, 1,000), or `{\"events\": [...]}`. May be gzip-compressed (`Content-Encoding: gzip`)."
+    ),
+    responses(
+        (status = 202, description = "At least one event was accepted; one verdict per event", body = eye_types::IngestResponse),
+        (status = 422, description = "Every event was rejected; one verdict per event (codes `invalid_event`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_timestamp`, `timestamp_in_future`, `timestamp_too_old`, `unknown_event_type`, `schema_violation`)", body = eye_types::IngestResponse),
+        (status = 400, description = "`malformed_json` (not one JSON document) or `invalid_body` (wrong shape, empty batch, broken gzip)", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 413, description = "`payload_too_large` (body over the limit, before or after gzip) or `too_many_events`", body = eye_types::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: Content-Type not JSON, or Content-Encoding not gzip", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn ingest(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<IngestScope>,

@@ -15,6 +15,16 @@ use crate::model::{KeyRecord, Scope};
 use crate::timestamp::format_micros;
 use crate::validation::{MAX_NAME_CHARS, check_identifier};
 
+#[utoipa::path(
+    get, path = "/v1/keys", tag = "keys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every key, never its secret", body = eye_types::KeyList),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
@@ -25,6 +35,18 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(
+    post, path = "/v1/keys", tag = "keys",
+    security(("bearer" = [])),
+    request_body(content = eye_types::CreateKeyRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The key, shown this once", body = eye_types::CreatedKey),
+        (status = 400, description = "`invalid_body`", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
@@ -53,6 +75,18 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/keys/{id}", tag = "keys",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The key id, as listed")),
+    responses(
+        (status = 200, description = "The key, now revoked", body = eye_types::KeyInfo),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 404, description = "`not_found`", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,

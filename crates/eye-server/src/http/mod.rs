@@ -9,12 +9,14 @@ mod errors;
 mod health;
 mod ingest;
 mod keys;
+mod openapi;
 mod params;
 mod query;
 mod schemas;
 
 pub use error::ApiError;
 pub use keys::{key_info, parse_scopes};
+pub use openapi::document as openapi_document;
 
 use std::sync::Arc;
 
@@ -64,6 +66,8 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/healthz", None),
     ("GET", "/readyz", None),
     ("GET", "/metrics", None),
+    ("GET", "/openapi.json", None),
+    ("GET", "/docs", None),
     ("POST", "/v1/events", Some("ingest")),
     ("GET", "/v1/events", Some("query")),
     ("GET", "/v1/sessions/{session_id}", Some("query")),
@@ -113,4 +117,5 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn(access_log::log_request))
         .with_state(state)
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
 }

@@ -29,6 +29,28 @@ const EVENT_PARAMS: &[&str] = &[
 ];
 const SESSION_PARAMS: &[&str] = &["order", "limit", "cursor"];
 
+#[utoipa::path(
+    get, path = "/v1/events", tag = "query",
+    security(("bearer" = [])),
+    params(
+        ("session_id" = Option<String>, Query, description = "Only this session"),
+        ("category" = Option<String>, Query, description = "Only this category"),
+        ("name" = Option<String>, Query, description = "Only this event name"),
+        ("app" = Option<String>, Query, description = "Only events of this application"),
+        ("from" = Option<String>, Query, description = "Event timestamp from (inclusive): RFC 3339 or `2021-01-01 09:15:27`"),
+        ("to" = Option<String>, Query, description = "Event timestamp to (exclusive)"),
+        ("order" = Option<String>, Query, description = "`asc` (default for events) or `desc`"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1,000 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of events ordered by timestamp then id", body = eye_types::EventPage),
+        (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn list_events(
     State(state): State<AppState>,
     _: Authorized<QueryScope>,
@@ -55,6 +77,24 @@ pub async fn list_events(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/sessions/{session_id}", tag = "query",
+    security(("bearer" = [])),
+    params(
+        ("session_id" = String, Path, description = "The session id, percent-encoded"),
+        ("order" = Option<String>, Query, description = "`asc` (default for events) or `desc`"),
+        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1,000 (default 100)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The session's summary and a page of its events in time order", body = eye_types::SessionPage),
+        (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 404, description = "`not_found`: no event was stored for this session", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn session(
     State(state): State<AppState>,
     _: Authorized<QueryScope>,

@@ -21,6 +21,16 @@ use crate::validation::{MAX_NAME_CHARS, check_identifier};
 
 type TypePath = Result<Path<(String, String)>, PathRejection>;
 
+#[utoipa::path(
+    get, path = "/v1/schemas", tag = "schemas",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The schema in force for every type that has one", body = eye_types::SchemaList),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
@@ -31,6 +41,23 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/schemas/{category}/{name}", tag = "schemas",
+    security(("bearer" = [])),
+    params(
+        ("category" = String, Path, description = "Event category, percent-encoded"),
+        ("name" = String, Path, description = "Event name, percent-encoded"),
+        ("version" = Option<i64>, Query, description = "A past version (default: the one in force)"),
+    ),
+    responses(
+        (status = 200, description = "The schema", body = eye_types::SchemaInfo),
+        (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 404, description = "`not_found`", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
@@ -46,6 +73,23 @@ pub async fn get(
 }
 
 /// 201 when the type had no schema in force, 200 when it replaced (or equalled) one.
+#[utoipa::path(
+    put, path = "/v1/schemas/{category}/{name}", tag = "schemas",
+    security(("bearer" = [])),
+    params(
+        ("category" = String, Path, description = "Event category, percent-encoded"),
+        ("name" = String, Path, description = "Event name, percent-encoded"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "A JSON Schema (draft 2020-12 unless `$schema` says otherwise); remote `$ref`s are refused"),
+    responses(
+        (status = 201, description = "The type had no schema in force: version created", body = eye_types::SchemaInfo),
+        (status = 200, description = "A new version (or the same, when unchanged) is in force", body = eye_types::SchemaInfo),
+        (status = 400, description = "`invalid_schema` (does not compile), `malformed_json` or `invalid_parameter`", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn put(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
@@ -78,6 +122,22 @@ pub async fn put(
     Ok((status, Json(schema_info(record))).into_response())
 }
 
+#[utoipa::path(
+    delete, path = "/v1/schemas/{category}/{name}", tag = "schemas",
+    security(("bearer" = [])),
+    params(
+        ("category" = String, Path, description = "Event category, percent-encoded"),
+        ("name" = String, Path, description = "Event name, percent-encoded"),
+    ),
+    responses(
+        (status = 204, description = "Deleted (recorded as a new version)"),
+        (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
+        (status = 404, description = "`not_found`: the type has no schema", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,

@@ -3,6 +3,7 @@
 
 mod auth;
 mod concurrency;
+mod docs;
 mod helpers;
 mod ingest;
 mod limits;

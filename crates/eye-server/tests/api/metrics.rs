@@ -75,5 +75,8 @@ async fn metrics_count_requests_events_and_the_pipeline() {
         .await
         .expect("text");
     assert!(text.contains("eye_queue_depth"), "{text}");
-    assert!(!text.contains("m1"), "no client-controlled values (here a session id) in labels");
+    assert!(
+        !text.contains("m1"),
+        "no client-controlled values (here a session id) in labels"
+    );
 }

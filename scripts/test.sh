@@ -10,6 +10,16 @@ need() {
 need cargo "install Rust with rustup: https://rustup.rs"
 need mount "util-linux: used by the disk-full test"
 need python3 "Python 3.9+ runs the Python SDK tests"
+need npm "Node.js and npm run the console's browser tests"
+
+# Debian's chromium for the browser tests (never a browser downloaded by a test tool).
+if ! command -v chromium >/dev/null; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        echo "== installing chromium"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+    command -v chromium >/dev/null || { echo "test.sh: chromium is required (apt-get install chromium)" >&2; exit 1; }
+fi
 
 listening() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -59,3 +69,7 @@ VENV="${EYE_PY_VENV:-$HOME/.cache/eye/venv}"
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "clients/python[test]"
 EYE_BIN="$CARGO_TARGET_DIR/debug/eye" "$VENV/bin/python" -m pytest clients/python/tests -q
+
+echo "== web console (headless chromium)"
+(cd console-tests && npm ci --no-audit --no-fund --silent)
+EYE_BIN="$CARGO_TARGET_DIR/debug/eye" npm test --silent --prefix console-tests

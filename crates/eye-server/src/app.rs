@@ -53,6 +53,7 @@ impl Application {
         });
         let keys = Arc::new(KeyCache::new(config.key_cache()));
         let metrics = crate::metrics::install();
+        let live = crate::live::LiveFeed::default();
         let state = AppState {
             store,
             queue,
@@ -61,6 +62,7 @@ impl Application {
             rules,
             keys,
             metrics,
+            live,
         };
         Ok(Application { listener, state })
     }
@@ -88,6 +90,7 @@ impl Application {
                     store: Arc::clone(&state.store),
                     batch_size: state.config.worker_batch_size,
                     max_attempts: state.config.max_attempts,
+                    live: Some(state.live.clone()),
                 };
                 Some(tokio::spawn(worker.run(stop.clone())))
             }

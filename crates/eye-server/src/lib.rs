@@ -12,6 +12,7 @@ pub mod ids;
 pub mod json;
 pub mod key_cache;
 pub mod keys;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod queue;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::time::Instant;
 
+use crate::live::LiveFeed;
 use crate::metrics;
 use crate::model::{ErrorEntry, QueueMessage};
 use crate::queue::{Delivery, Queue};
@@ -34,6 +35,8 @@ pub struct Worker {
     pub store: Arc<dyn Store>,
     pub batch_size: usize,
     pub max_attempts: u32,
+    /// Where stored events are announced (the live feed); `None` announces nothing.
+    pub live: Option<LiveFeed>,
 }
 
 enum Written {
@@ -100,7 +103,8 @@ impl Worker {
         let messages: Arc<[QueueMessage]> = deliveries.into_iter().map(|d| d.message).collect();
         match self.write(Arc::clone(&messages), shutdown).await {
             Written::Done(outcome) => {
-                metrics::batch_stored(&outcome, messages.len(), started.elapsed(), lag)
+                metrics::batch_stored(&outcome, messages.len(), started.elapsed(), lag);
+                self.announce(&messages);
             }
             Written::Stopped => return false,
             Written::Refused(reason) => {
@@ -118,6 +122,15 @@ impl Worker {
             }
         }
         true
+    }
+
+    fn announce(&self, messages: &[QueueMessage]) {
+        let Some(live) = &self.live else { return };
+        for message in messages {
+            if let QueueMessage::Event(event) = message {
+                live.publish(event.clone());
+            }
+        }
     }
 
     /// Writes `messages`, retrying for as long as the store is unreachable.
@@ -159,6 +172,7 @@ impl Worker {
                 match self.write(Arc::from([message.clone()]), shutdown).await {
                     Written::Done(outcome) => {
                         metrics::batch_stored(&outcome, 1, Duration::ZERO, Duration::ZERO);
+                        self.announce(std::slice::from_ref(message));
                         break;
                     }
                     Written::Stopped => return false,

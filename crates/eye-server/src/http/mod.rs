@@ -3,12 +3,14 @@
 mod access_log;
 mod auth;
 mod body;
+mod console;
 mod cursor;
 mod error;
 mod errors;
 mod health;
 mod ingest;
 mod keys;
+mod live;
 mod openapi;
 mod params;
 mod query;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// Renders `/metrics`; `None` when another metrics recorder owns the process.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Events as the worker stores them, for live subscribers.
+    pub live: crate::live::LiveFeed,
 }
 
 impl AppState {
@@ -67,6 +71,9 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/readyz", None),
     ("GET", "/metrics", None),
     ("GET", "/openapi.json", None),
+    ("GET", "/", None),
+    ("GET", "/v1/events/live", Some("query")),
+    ("POST", "/v1/schemas/validate", Some("admin")),
     ("GET", "/docs", None),
     ("POST", "/v1/events", Some("ingest")),
     ("GET", "/v1/events", Some("query")),
@@ -98,6 +105,10 @@ pub fn router(state: AppState) -> Router {
     };
     if role.serves_queries() {
         router = router
+            .route("/", get(console::index))
+            .route("/ui/{file}", get(console::file))
+            .route("/v1/events/live", get(live::live))
+            .route("/v1/schemas/validate", post(schemas::validate))
             .route("/v1/sessions/{session_id}", get(query::session))
             .route("/v1/errors", get(errors::list_errors))
             .route("/v1/errors/summary", get(errors::summary))

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{errors, health, ingest, keys, query, schemas};
+use super::{errors, health, ingest, keys, live, query, schemas};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,7 @@ use super::{errors, health, ingest, keys, query, schemas};
         ingest::ingest,
         query::list_events,
         query::session,
+        live::live,
         errors::list_errors,
         errors::summary,
         errors::replay,
@@ -23,6 +24,7 @@ use super::{errors, health, ingest, keys, query, schemas};
         schemas::get,
         schemas::put,
         schemas::delete,
+        schemas::validate,
         keys::list,
         keys::create,
         keys::revoke,

@@ -148,7 +148,7 @@ fn page(mut records: Vec<EventRecord>, limit: usize) -> (Vec<StoredEvent>, Optio
     (records.into_iter().map(stored_event).collect(), next_cursor)
 }
 
-fn stored_event(record: EventRecord) -> StoredEvent {
+pub(super) fn stored_event(record: EventRecord) -> StoredEvent {
     StoredEvent {
         id: record.id.to_string(),
         app: record.app,

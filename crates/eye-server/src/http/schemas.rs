@@ -16,8 +16,11 @@ use super::params::Params;
 use crate::catalog::{self, CatalogError};
 use crate::json;
 use crate::model::SchemaRecord;
-use crate::timestamp::format_micros;
-use crate::validation::{MAX_NAME_CHARS, check_identifier};
+use crate::timestamp::{format_micros, now_micros};
+use crate::validation::{
+    CompiledSchema, MAX_NAME_CHARS, SchemaRegistry, check_identifier, compile_schema,
+    validate_event,
+};
 
 type TypePath = Result<Path<(String, String)>, PathRejection>;
 
@@ -170,4 +173,78 @@ fn schema_info(record: SchemaRecord) -> SchemaInfo {
         schema: serde_json::from_str(&record.schema).unwrap_or(Value::String(record.schema)),
         created_at: format_micros(record.created_at),
     }
+}
+
+/// `POST /v1/schemas/validate`: the "try it" of the console.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TryRequest {
+    /// The JSON Schema to try; not saved.
+    #[schema(value_type = Object)]
+    schema: Value,
+    /// A sample event, judged as ingest would judge it now, with `schema` for its type.
+    #[schema(value_type = Object)]
+    event: Value,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TryResponse {
+    valid: bool,
+    error: Option<eye_types::EventError>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/schemas/validate", tag = "schemas",
+    security(("bearer" = [])),
+    request_body(content = TryRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The verdict on the sample event", body = TryResponse),
+        (status = 400, description = "`invalid_schema`, `malformed_json` or `invalid_body`", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`", body = eye_types::ErrorBody),
+    )
+)]
+pub async fn validate(
+    State(state): State<AppState>,
+    _: Authorized<AdminScope>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<TryResponse>, ApiError> {
+    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
+    let document = json::parse_strict(&body)
+        .map_err(|e| ApiError::malformed_json(format!("the body is not JSON: {e}")))?;
+    let request: TryRequest = serde_json::from_value(document).map_err(|e| {
+        ApiError::invalid_body(format!(
+            "send {{\"schema\": {{...}}, \"event\": {{...}}}}: {e}"
+        ))
+    })?;
+    let validator =
+        compile_schema(&request.schema).map_err(|e| ApiError::invalid_schema(e.to_string()))?;
+    let category = request
+        .event
+        .get("category")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = request
+        .event
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let registry = SchemaRegistry::default();
+    registry.insert(category, name, CompiledSchema::new(0, validator));
+    let verdict = validate_event(&request.event, now_micros(), &state.rules, &registry);
+    Ok(Json(match verdict {
+        Ok(_) => TryResponse {
+            valid: true,
+            error: None,
+        },
+        Err(rejection) => TryResponse {
+            valid: false,
+            error: Some(eye_types::EventError {
+                code: rejection.code.as_str().to_owned(),
+                message: rejection.message,
+                path: rejection.path,
+            }),
+        },
+    }))
 }

@@ -51,6 +51,7 @@ async fn a_refused_message_is_quarantined_and_its_batch_stored() {
         store: Arc::clone(&store),
         batch_size: 10,
         max_attempts: 3,
+        live: None,
     };
     let running = tokio::spawn(worker.run(stop.clone()));
     for _ in 0..200 {

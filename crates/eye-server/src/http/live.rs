@@ -1,0 +1,89 @@
+//! `GET /v1/events/live`: server-sent events, one `event` per stored event matching the
+//! filters. Browsers read it with `fetch` (so the key travels in the header, not the URL).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::Stream;
+use futures_util::stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::AppState;
+use super::auth::{Authorized, QueryScope};
+use super::error::ApiError;
+use super::params::Params;
+use super::query::stored_event;
+use crate::model::EventRecord;
+
+struct Filters {
+    session_id: Option<String>,
+    category: Option<String>,
+    name: Option<String>,
+    app: Option<String>,
+}
+
+impl Filters {
+    fn matches(&self, event: &EventRecord) -> bool {
+        let equal =
+            |filter: &Option<String>, value: &str| filter.as_deref().is_none_or(|f| f == value);
+        equal(&self.session_id, &event.session_id)
+            && equal(&self.category, &event.category)
+            && equal(&self.name, &event.name)
+            && equal(&self.app, &event.app)
+    }
+}
+
+#[utoipa::path(
+    get, path = "/v1/events/live", tag = "query",
+    security(("bearer" = [])),
+    params(
+        ("session_id" = Option<String>, Query, description = "Only this session"),
+        ("category" = Option<String>, Query, description = "Only this category"),
+        ("name" = Option<String>, Query, description = "Only this event name"),
+        ("app" = Option<String>, Query, description = "Only this application"),
+    ),
+    responses(
+        (status = 200, description = "`text/event-stream`: an `event` message per stored event (data: a StoredEvent), a comment every 15 s", content_type = "text/event-stream", body = String),
+        (status = 400, description = "`invalid_parameter`", body = eye_types::ErrorBody),
+        (status = 401, description = "`unauthorized`", body = eye_types::ErrorBody),
+        (status = 403, description = "`forbidden`", body = eye_types::ErrorBody),
+        (status = 503, description = "`unavailable`", body = eye_types::ErrorBody),
+    )
+)]
+pub async fn live(
+    State(state): State<AppState>,
+    _: Authorized<QueryScope>,
+    RawQuery(raw): RawQuery,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let params = Params::parse(raw.as_deref(), &["session_id", "category", "name", "app"])?;
+    let filters = Filters {
+        session_id: params.identifier("session_id")?,
+        category: params.identifier("category")?,
+        name: params.identifier("name")?,
+        app: params.identifier("app")?,
+    };
+    let receiver = state.live.subscribe();
+    let events = stream::unfold((receiver, filters), |(mut receiver, filters)| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) if filters.matches(&event) => {
+                    let json =
+                        serde_json::to_string(&stored_event((*event).clone())).unwrap_or_default();
+                    return Some((
+                        Ok(SseEvent::default().event("event").data(json)),
+                        (receiver, filters),
+                    ));
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(missed)) => {
+                    let note = SseEvent::default().event("lagged").data(missed.to_string());
+                    return Some((Ok(note), (receiver, filters)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -10,6 +10,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::{Alerts, Lag};
 use crate::backends::{open_queue, open_store};
 use crate::catalog;
 use crate::config::Config;
@@ -83,6 +84,23 @@ impl Application {
         tracing::info!(addr = %listener.local_addr()?, role = ?state.config.role, "listening");
         let stop = CancellationToken::new();
         let refresher = tokio::spawn(refresh_schemas(state.clone(), stop.clone()));
+        let lag = Arc::new(Lag::default());
+        let alerts = match (
+            state.config.role.runs_worker(),
+            state.config.alerts.is_empty(),
+        ) {
+            (true, false) => {
+                let interval = Duration::from_millis(state.config.alert_interval_ms.max(100));
+                let alerts = Alerts::new(
+                    state.config.alerts.clone(),
+                    Arc::clone(&state.store),
+                    Arc::clone(&lag),
+                    interval,
+                )?;
+                Some(tokio::spawn(alerts.run(stop.clone())))
+            }
+            _ => None,
+        };
         let worker = match (&state.queue, state.config.role.runs_worker()) {
             (Some(queue), true) => {
                 let worker = Worker {
@@ -91,6 +109,7 @@ impl Application {
                     batch_size: state.config.worker_batch_size,
                     max_attempts: state.config.max_attempts,
                     live: Some(state.live.clone()),
+                    lag: Arc::clone(&lag),
                 };
                 Some(tokio::spawn(worker.run(stop.clone())))
             }
@@ -105,6 +124,9 @@ impl Application {
             worker.await.context("the worker task failed")?;
         }
         let _ = refresher.await;
+        if let Some(alerts) = alerts {
+            let _ = alerts.await;
+        }
         served.context("the HTTP server failed")
     }
 }

@@ -60,6 +60,48 @@ pub struct Config {
     /// How long a key look-up is cached. Unset: 0 with the embedded store (revocation is
     /// immediate), 1000 ms with PostgreSQL (every node sees a change within a second).
     pub key_cache_ms: Option<u64>,
+    /// Alert rules (TOML `[[alerts]]` tables); evaluated on the nodes that run a worker.
+    pub alerts: Vec<AlertRule>,
+    /// How often alert rules are evaluated, in milliseconds.
+    pub alert_interval_ms: u64,
+}
+
+/// What an alert watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertMetric {
+    /// Rejected events (and refused bodies) received in the window, optionally of one code
+    /// and/or one event type.
+    #[default]
+    Rejected,
+    /// Processing lag, in seconds: how old the oldest message of the latest batch was.
+    Lag,
+}
+
+/// One alert: when `metric` exceeds `threshold` over the last `window_secs`, POST a JSON
+/// notification to `webhook`; again at most once per window while it lasts; once more when it
+/// recovers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    pub name: String,
+    pub webhook: String,
+    #[serde(default)]
+    pub metric: AlertMetric,
+    pub threshold: f64,
+    #[serde(default = "default_alert_window")]
+    pub window_secs: u64,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The event name (with `category`, the event type).
+    #[serde(default)]
+    pub event_name: Option<String>,
+}
+
+fn default_alert_window() -> u64 {
+    300
 }
 
 /// The processes of a deployment: `all` in one, or separate ingest, worker and query nodes.
@@ -129,6 +171,8 @@ impl Default for Config {
             nats_ack_wait_secs: 30,
             max_attempts: 5,
             key_cache_ms: None,
+            alerts: Vec::new(),
+            alert_interval_ms: 5000,
         }
     }
 }
@@ -171,7 +215,8 @@ impl Config {
         Ok(config)
     }
 
-    const ENV_KEYS: [&'static str; 24] = [
+    const ENV_KEYS: [&'static str; 25] = [
+        "alert_interval_ms",
         "role",
         "store",
         "queue",
@@ -214,6 +259,18 @@ impl Config {
         );
         anyhow::ensure!(self.max_queue_depth > 0, "max_queue_depth must be positive");
         anyhow::ensure!(self.max_attempts > 0, "max_attempts must be positive");
+        for rule in &self.alerts {
+            anyhow::ensure!(
+                rule.webhook.starts_with("http://") || rule.webhook.starts_with("https://"),
+                "alert {:?}: webhook must be an http(s) URL",
+                rule.name
+            );
+            anyhow::ensure!(
+                rule.window_secs > 0,
+                "alert {:?}: window_secs must be positive",
+                rule.name
+            );
+        }
         anyhow::ensure!(
             self.store == "sqlite"
                 || self.store.starts_with("postgres://")
@@ -271,6 +328,27 @@ mod tests {
         let config = Config::load(Some(&file), overrides).expect("config loads");
         assert_eq!(config.max_batch_events, 7);
         assert_eq!(config.listen.port(), 9100);
+    }
+
+    #[test]
+    fn alert_rules_come_from_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eye.toml");
+        let rules = "[[alerts]]\nname = \"bad schemas\"\nwebhook = \"http://127.0.0.1:9/hook\"\nthreshold = 10\ncode = \"schema_violation\"\n\n[[alerts]]\nname = \"lag\"\nwebhook = \"http://127.0.0.1:9/hook\"\nmetric = \"lag\"\nthreshold = 30\nwindow_secs = 60\n";
+        std::fs::write(&file, rules).expect("write");
+        let config = Config::load(Some(&file), Overrides::default()).expect("config loads");
+        assert_eq!(config.alerts.len(), 2);
+        assert_eq!(
+            (config.alerts[0].metric, config.alerts[0].window_secs),
+            (AlertMetric::Rejected, 300)
+        );
+        assert_eq!(config.alerts[1].metric, AlertMetric::Lag);
+        std::fs::write(
+            &file,
+            "[[alerts]]\nname = \"x\"\nwebhook = \"ftp://x\"\nthreshold = 1\n",
+        )
+        .expect("write");
+        assert!(Config::load(Some(&file), Overrides::default()).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Data flow: HTTP ingest ([`http`]) → validation ([`validation`]) → durable queue ([`queue`])
 //! → pipeline worker ([`worker`]) → indexed store ([`store`]) → HTTP query API.
 
+pub mod alerts;
 pub mod app;
 pub mod backends;
 pub mod catalog;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::time::Instant;
 
+use crate::alerts::Lag;
 use crate::live::LiveFeed;
 use crate::metrics;
 use crate::model::{ErrorEntry, QueueMessage};
@@ -37,6 +38,8 @@ pub struct Worker {
     pub max_attempts: u32,
     /// Where stored events are announced (the live feed); `None` announces nothing.
     pub live: Option<LiveFeed>,
+    /// The latest processing lag, for alert rules.
+    pub lag: Arc<Lag>,
 }
 
 enum Written {
@@ -53,7 +56,7 @@ impl Worker {
                 received = self.queue.receive(self.batch_size, IDLE_WAIT) => received,
             };
             match received {
-                Ok(deliveries) if deliveries.is_empty() => {}
+                Ok(deliveries) if deliveries.is_empty() => self.lag.set(Duration::ZERO),
                 Ok(deliveries) => {
                     if !self.process(deliveries, &shutdown).await {
                         return;
@@ -100,6 +103,7 @@ impl Worker {
             .min()
             .unwrap_or_else(now_micros);
         let lag = Duration::from_micros(now_micros().saturating_sub(oldest).max(0) as u64);
+        self.lag.set(lag);
         let messages: Arc<[QueueMessage]> = deliveries.into_iter().map(|d| d.message).collect();
         match self.write(Arc::clone(&messages), shutdown).await {
             Written::Done(outcome) => {

@@ -52,6 +52,7 @@ async fn a_refused_message_is_quarantined_and_its_batch_stored() {
         batch_size: 10,
         max_attempts: 3,
         live: None,
+        lag: Default::default(),
     };
     let running = tokio::spawn(worker.run(stop.clone()));
     for _ in 0..200 {

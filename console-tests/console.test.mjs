@@ -135,6 +135,8 @@ test("an error shows its raw input, path and schema version", async () => {
   await page.click("#nav a[href='#/errors']");
   await page.waitForSelector("#errors-table tbody tr");
   await page.waitForSelector("#errors-chart rect");
+  await page.waitForSelector("#errors-by-type-chart rect");
+  assert.match(await page.textContent("#view"), /page interaction \/ cta click/);
   await page.click("#errors-table tbody tr:has-text('schema_violation')");
   assert.equal(await page.textContent("#error-path"), "/data/element");
   assert.equal(await page.textContent("#error-schema-version"), "1");

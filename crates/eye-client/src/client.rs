@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::buffer::{Buffer, Tracked};
 use crate::builder::{ClientBuilder, Settings};
 use crate::error::{ClientError, TrackError};
+use crate::live::{LiveFilter, LiveStream};
 use crate::query::{ErrorFilter, EventFilter};
 use crate::stats::{Counters, Stats};
 use crate::transport::{Answer, Transport};
@@ -208,6 +209,16 @@ impl Client {
             .transport
             .get("/v1/errors", &filter.pairs())
             .await
+    }
+
+    /// Follows `GET /v1/events/live`: events as the server's worker stores them.
+    pub async fn live(&self, filter: &LiveFilter) -> Result<LiveStream, ClientError> {
+        let response = self
+            .shared
+            .transport
+            .stream("/v1/events/live", &filter.pairs())
+            .await?;
+        Ok(LiveStream::new(response))
     }
 
     /// `POST /v1/errors/replay` (admin key): re-validates matching errors against the schemas

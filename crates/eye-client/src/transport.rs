@@ -122,6 +122,32 @@ impl Transport {
 }
 
 impl Transport {
+    /// Opens a long-lived GET (server-sent events): no overall timeout.
+    pub async fn stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<reqwest::Response, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header(AUTHORIZATION, &self.authorization)
+            .query(query)
+            .timeout(Duration::from_secs(365 * 24 * 3600))
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        Err(api_error(status, &bytes))
+    }
+
     /// A JSON POST of the admin API; errors keep the server's code and message.
     pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
         &self,
@@ -151,15 +177,17 @@ pub(crate) async fn decode<T: DeserializeOwned>(
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()));
     }
-    match serde_json::from_slice::<ErrorBody>(&bytes) {
-        Ok(body) => Err(ClientError::Api {
+    Err(api_error(status, &bytes))
+}
+
+/// The server's `{"error": {"code", "message"}}`, or the raw answer when it is not one.
+fn api_error(status: StatusCode, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => ClientError::Api {
             status: status.as_u16(),
             problem: body.error,
-        }),
-        Err(_) => Err(ClientError::Decode(format!(
-            "{status}: {}",
-            String::from_utf8_lossy(&bytes)
-        ))),
+        },
+        Err(_) => ClientError::Decode(format!("{status}: {}", String::from_utf8_lossy(bytes))),
     }
 }
 

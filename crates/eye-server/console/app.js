@@ -143,20 +143,20 @@ async function sessionPage(sessionId) {
 
 const PALETTE = ["#3056d3", "#e04f5f", "#f79009", "#12b76a", "#7a5af8", "#0ba5ec", "#ee46bc", "#667085"];
 
-/// Stacked bars: errors per hour by code, from the errors loaded.
-function errorChart(errors) {
+/// Stacked bars: errors per hour, split by `keyOf` (the code, or the event type).
+function errorChart(errors, keyOf, id, label) {
   const buckets = new Map();
-  const codes = [...new Set(errors.map((e) => e.code))];
+  const codes = [...new Set(errors.map(keyOf))];
   for (const error of errors) {
     const hour = error.received_at.slice(0, 13);
     const counts = buckets.get(hour) || {};
-    counts[error.code] = (counts[error.code] || 0) + 1;
+    counts[keyOf(error)] = (counts[keyOf(error)] || 0) + 1;
     buckets.set(hour, counts);
   }
   const hours = [...buckets.keys()].sort();
   const max = Math.max(1, ...hours.map((h) => Object.values(buckets.get(h)).reduce((a, b) => a + b, 0)));
   const width = 800, height = 160, bar = Math.max(4, Math.min(60, (width - 20) / Math.max(1, hours.length) - 4));
-  const svg = el("svg", { class: "chart", id: "errors-chart", viewBox: `0 0 ${width} ${height + 20}`, role: "img", "aria-label": "errors per hour by code" });
+  const svg = el("svg", { class: "chart", id, viewBox: `0 0 ${width} ${height + 20}`, role: "img", "aria-label": `errors per hour ${label}` });
   hours.forEach((hour, index) => {
     let y = height;
     const x = 10 + index * (bar + 4);
@@ -175,7 +175,7 @@ function errorChart(errors) {
     swatch.style.background = PALETTE[c % PALETTE.length];
     return el("span", {}, swatch, code);
   }));
-  return el("div", {}, svg, legend);
+  return el("div", {}, el("h2", {}, `Errors per hour ${label}`), svg, legend);
 }
 
 async function errorsPage(params) {
@@ -191,7 +191,9 @@ async function errorsPage(params) {
     el("thead", {}, el("tr", {}, el("th", {}, "Event type"), el("th", {}, "Errors"))),
     el("tbody", {}, summary.by_event_type.map((t) => el("tr", {}, el("td", {}, `${t.category} / ${t.name}`), el("td", {}, t.count)))));
   const byCode = el("div", { class: "cards" }, Object.entries(summary.by_code).map(([code, count]) => el("div", { class: "card" }, code, el("b", {}, count))));
-  view.append(byCode, el("div", { class: "row" }, errorChart(page.errors), byType));
+  view.append(byCode, el("div", { class: "row" },
+    errorChart(page.errors, (e) => e.code, "errors-chart", "by code"),
+    errorChart(page.errors, eventType, "errors-by-type-chart", "by event type")), byType);
   const table = el("table", { id: "errors-table" },
     el("thead", {}, el("tr", {}, ["Received", "App", "Code", "Type", "Path", "Message"].map((h) => el("th", {}, h)))),
     el("tbody", {}, page.errors.map((error) => el("tr", { onclick: () => errorDetail(error) },

@@ -42,7 +42,8 @@ pub enum Command {
     /// errors replay` stores those that pass the schemas in force now.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Errors(ErrorsArgs),
-    /// Follow new events as they are stored (Ctrl-C to stop).
+    /// Follow new events as they are stored (Ctrl-C to stop), through the server's live
+    /// stream, the one the console's Live page uses.
     Tail(TailArgs),
 }
 
@@ -186,7 +187,11 @@ pub struct TailArgs {
     pub remote: Remote,
     #[command(flatten)]
     pub filters: EventFilters,
-    /// How often to ask for new events, in milliseconds.
+    /// Ask for recent events every `--interval-ms` instead of following the live stream
+    /// (for the query node of a scaled-out deployment, which runs no worker of its own).
+    #[arg(long)]
+    pub poll: bool,
+    /// With `--poll`: how often to ask, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub interval_ms: u64,
     /// Stop after this many events (default: follow until interrupted).

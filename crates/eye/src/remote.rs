@@ -301,9 +301,41 @@ async fn replay_errors(args: ReplayArgs) -> anyhow::Result<()> {
 /// Events arriving this long after their own timestamp are still shown.
 const LATE_ARRIVAL: time::Duration = time::Duration::seconds(30);
 
-/// Follows new events by asking, every interval, for those whose timestamp is recent enough,
-/// and printing the ones not seen yet.
+/// Follows new events through the live stream (or, with `--poll`, by asking for recent ones).
 pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
+    if args.poll {
+        return tail_by_polling(args).await;
+    }
+    let client = client(&args.remote)?;
+    let format = output::resolve(args.format);
+    let filter = eye_client::LiveFilter {
+        session_id: args.filters.session_id.clone(),
+        category: args.filters.category.clone(),
+        name: args.filters.name.clone(),
+        app: args.filters.app.clone(),
+    };
+    let mut stream = client.live(&filter).await?;
+    if format == Format::Table {
+        println!("{EVENT_HEADER}");
+    }
+    let mut printed = 0;
+    while let Some(event) = stream.next().await {
+        let event = event?;
+        match format {
+            Format::Table => println!("{}", event_row(&event)),
+            Format::Json => json_line(&event)?,
+        }
+        printed += 1;
+        if args.max_events.is_some_and(|max| printed >= max) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Asks, every interval, for events whose timestamp is recent enough, and prints the ones
+/// not seen yet.
+async fn tail_by_polling(args: TailArgs) -> anyhow::Result<()> {
     let client = client(&args.remote)?;
     let format = output::resolve(args.format);
     if format == Format::Table {

@@ -225,7 +225,16 @@ async fn send_then_query_from_the_command_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tail_follows_new_events() {
+async fn tail_follows_the_live_stream() {
+    tail_follows_new_events(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_can_poll_instead() {
+    tail_follows_new_events(&["--poll", "--interval-ms", "100"]).await;
+}
+
+async fn tail_follows_new_events(mode: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ingest = create_key(dir.path(), "shop", "ingest");
     let query = create_key(dir.path(), "team", "query");

@@ -247,8 +247,6 @@ async fn tail_follows_new_events(mode: &[&str]) {
             &url,
             "--key",
             &query,
-            "--interval-ms",
-            "100",
             "--max-events",
             "3",
             "--format",
@@ -256,6 +254,7 @@ async fn tail_follows_new_events(mode: &[&str]) {
             "--name",
             "live",
         ])
+        .args(mode)
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn tail");

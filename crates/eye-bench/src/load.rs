@@ -1,0 +1,204 @@
+//! Load: closed loop (each connection sends as soon as the previous answer came) and open
+//! loop (requests leave on a fixed schedule; latency counts from the scheduled time, so a
+//! slow server cannot hide queueing: no coordinated omission). Every loop is bounded in time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::events::EventSource;
+
+pub struct Outcome {
+    pub events: u64,
+    pub requests: u64,
+    pub failures: u64,
+    pub elapsed: Duration,
+    /// Microseconds.
+    pub latency: Histogram<u64>,
+}
+
+impl Outcome {
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn requests_per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+pub fn http_client(connections: usize) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+pub fn now_timestamp() -> String {
+    let format = time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_default()
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+}
+
+/// `connections` senders, each posting batches of `batch` events back to back, for `duration`.
+pub async fn closed_loop(
+    url: &str,
+    key: &str,
+    connections: usize,
+    batch: usize,
+    duration: Duration,
+    path: &str,
+) -> Outcome {
+    let client = http_client(connections);
+    let deadline = Instant::now() + duration;
+    let merged = Arc::new(Mutex::new(histogram()));
+    let (events, requests, failures) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|connection| {
+            let (client, url, key, path) = (
+                client.clone(),
+                url.to_owned(),
+                key.to_owned(),
+                path.to_owned(),
+            );
+            let (merged, events, requests, failures) = (
+                Arc::clone(&merged),
+                Arc::clone(&events),
+                Arc::clone(&requests),
+                Arc::clone(&failures),
+            );
+            tokio::spawn(async move {
+                let mut source = EventSource::new(
+                    connection as u64 + 1,
+                    &format!("c{connection}-{}", uuid::Uuid::now_v7().simple()),
+                );
+                let mut local = histogram();
+                while Instant::now() < deadline {
+                    let timestamp = now_timestamp();
+                    let body: Vec<Value> = (0..batch).map(|_| source.next(&timestamp)).collect();
+                    let sent = Instant::now();
+                    let ok = client
+                        .post(format!("{url}{path}"))
+                        .bearer_auth(&key)
+                        .json(&body)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().as_u16() == 202);
+                    let _ = local.record(sent.elapsed().as_micros() as u64);
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    if ok {
+                        events.fetch_add(batch as u64, Ordering::Relaxed);
+                    } else {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                let _ = merged.lock().await.add(&local);
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let latency = merged.lock().await.clone();
+    Outcome {
+        events: events.load(Ordering::Relaxed),
+        requests: requests.load(Ordering::Relaxed),
+        failures: failures.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latency,
+    }
+}
+
+/// Single-event requests leaving at `rate` per second for `duration`; `on_ack` is told the
+/// event id and ack time of every accepted event.
+pub async fn open_loop(
+    url: &str,
+    key: &str,
+    rate: u64,
+    duration: Duration,
+    on_ack: Option<Arc<dyn Fn(String, Instant) + Send + Sync>>,
+) -> Outcome {
+    let client = http_client(256);
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let total = (duration.as_secs_f64() * rate as f64) as u64;
+    let merged = Arc::new(Mutex::new(histogram()));
+    let (events, failures) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(2048));
+    let mut source = EventSource::new(99, &format!("open-{}", uuid::Uuid::now_v7().simple()));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let scheduled = started + interval.mul_f64(i as f64);
+        if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+            break;
+        };
+        let event = source.next(&now_timestamp());
+        let event_id = event["event_id"].as_str().unwrap_or_default().to_owned();
+        let (client, url, key) = (client.clone(), url.to_owned(), key.to_owned());
+        let (merged, events, failures, on_ack) = (
+            Arc::clone(&merged),
+            Arc::clone(&events),
+            Arc::clone(&failures),
+            on_ack.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let ok = client
+                .post(format!("{url}/v1/events"))
+                .bearer_auth(&key)
+                .json(&event)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().as_u16() == 202);
+            let done = Instant::now();
+            let _ = merged
+                .lock()
+                .await
+                .record(done.duration_since(scheduled).as_micros() as u64);
+            if ok {
+                events.fetch_add(1, Ordering::Relaxed);
+                if let Some(on_ack) = on_ack {
+                    on_ack(event_id, done);
+                }
+            } else {
+                failures.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(permit);
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let latency = merged.lock().await.clone();
+    let events = events.load(Ordering::Relaxed);
+    Outcome {
+        events,
+        requests: events,
+        failures: failures.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latency,
+    }
+}

@@ -19,22 +19,19 @@ pub struct EventFilter {
 
 impl EventFilter {
     pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
-        let fields = [
-            ("session_id", &self.session_id),
-            ("category", &self.category),
-            ("name", &self.name),
-            ("app", &self.app),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("order", &self.order),
-            ("cursor", &self.cursor),
-        ];
-        let mut pairs: Vec<_> = fields
-            .into_iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-            .collect();
-        pairs.extend(self.limit.map(|limit| ("limit", limit.to_string())));
-        pairs
+        set_pairs(
+            &[
+                ("session_id", &self.session_id),
+                ("category", &self.category),
+                ("name", &self.name),
+                ("app", &self.app),
+                ("from", &self.from),
+                ("to", &self.to),
+                ("order", &self.order),
+                ("cursor", &self.cursor),
+            ],
+            self.limit,
+        )
     }
 }
 
@@ -55,21 +52,31 @@ pub struct ErrorFilter {
 
 impl ErrorFilter {
     pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
-        let fields = [
-            ("code", &self.code),
-            ("app", &self.app),
-            ("category", &self.category),
-            ("name", &self.name),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("order", &self.order),
-            ("cursor", &self.cursor),
-        ];
-        let mut pairs: Vec<_> = fields
-            .into_iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-            .collect();
-        pairs.extend(self.limit.map(|limit| ("limit", limit.to_string())));
-        pairs
+        set_pairs(
+            &[
+                ("code", &self.code),
+                ("app", &self.app),
+                ("category", &self.category),
+                ("name", &self.name),
+                ("from", &self.from),
+                ("to", &self.to),
+                ("order", &self.order),
+                ("cursor", &self.cursor),
+            ],
+            self.limit,
+        )
     }
+}
+
+/// The filters that are set, and the limit when there is one.
+fn set_pairs(
+    fields: &[(&'static str, &Option<String>)],
+    limit: Option<usize>,
+) -> Vec<(&'static str, String)> {
+    let mut pairs: Vec<_> = fields
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.clone())))
+        .collect();
+    pairs.extend(limit.map(|limit| ("limit", limit.to_string())));
+    pairs
 }

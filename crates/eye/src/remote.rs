@@ -160,29 +160,50 @@ fn event_filter(filters: &EventFilters) -> EventFilter {
 
 pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
     let client = client(&args.remote)?;
-    let format = output::resolve(args.format);
     let mut filter = event_filter(&args.filters);
     filter.order = args.desc.then(|| "desc".to_owned());
-    if format == Format::Table {
-        println!("{EVENT_HEADER}");
-    }
+    let printer = Printer::new(args.format, EVENT_HEADER);
     let mut shown = 0;
     while shown < args.limit {
         filter.limit = Some((args.limit - shown).min(1000));
         let page = client.events(&filter).await?;
-        for event in &page.events {
-            match format {
-                Format::Table => println!("{}", event_row(event)),
-                Format::Json => json_line(event)?,
-            }
-        }
-        shown += page.events.len();
+        shown += printer.print(&page.events, event_row)?;
         let Some(cursor) = page.next_cursor else {
             break;
         };
         filter.cursor = Some(cursor);
     }
     Ok(())
+}
+
+/// Prints rows as a table (after a header) or as JSON lines.
+struct Printer {
+    format: Format,
+}
+
+impl Printer {
+    fn new(format: Option<Format>, header: &str) -> Printer {
+        let format = output::resolve(format);
+        if format == Format::Table {
+            println!("{header}");
+        }
+        Printer { format }
+    }
+
+    /// Prints `items`; returns how many.
+    fn print<T: serde::Serialize>(
+        &self,
+        items: &[T],
+        row: fn(&T) -> String,
+    ) -> anyhow::Result<usize> {
+        for item in items {
+            match self.format {
+                Format::Table => println!("{}", row(item)),
+                Format::Json => json_line(item)?,
+            }
+        }
+        Ok(items.len())
+    }
 }
 
 pub async fn sessions(args: SessionArgs) -> anyhow::Result<()> {
@@ -229,7 +250,6 @@ pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
         return replay_errors(replay).await;
     }
     let client = client(&args.remote)?;
-    let format = output::resolve(args.format);
     let mut filter = ErrorFilter {
         code: args.code,
         app: args.app,
@@ -239,20 +259,12 @@ pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
         to: args.to,
         ..ErrorFilter::default()
     };
-    if format == Format::Table {
-        println!("{ERROR_HEADER}");
-    }
+    let printer = Printer::new(args.format, ERROR_HEADER);
     let mut shown = 0;
     while shown < args.limit {
         filter.limit = Some((args.limit - shown).min(1000));
         let page = client.errors(&filter).await?;
-        for error in &page.errors {
-            match format {
-                Format::Table => println!("{}", error_row(error)),
-                Format::Json => json_line(error)?,
-            }
-        }
-        shown += page.errors.len();
+        shown += printer.print(&page.errors, error_row)?;
         let Some(cursor) = page.next_cursor else {
             break;
         };

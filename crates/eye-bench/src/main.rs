@@ -102,10 +102,13 @@ async fn run(eye: &std::path::Path, settings: &Settings) -> anyhow::Result<Vec<R
     let target = scenarios::start_eye(eye, tempfile::tempdir()?)?;
     let cpu_before = processes::cpu_seconds(target.process.child.id()).unwrap_or(0.0);
     rows.extend(scenarios::ingest(&target, settings, responder, raw).await);
+    scenarios::drain(&target).await;
     rows.extend(scenarios::fixed_rates(&target, settings).await);
+    scenarios::drain(&target).await;
     if let Some(rate) = settings.rates.first() {
         rows.extend(scenarios::lag(&target, settings, *rate).await?);
     }
+    scenarios::drain(&target).await;
     rows.extend(scenarios::capacity(&target, settings, raw).await);
     let stored = stored_events(&target).await;
     rows.extend(scenarios::resources(&target, stored, cpu_before));

@@ -478,3 +478,22 @@ fn error_entry(at: i64) -> ErrorEntry {
         replayed_event_id: None,
     }
 }
+
+/// Waits (at most two minutes) until the queue is empty, so that no phase inherits the
+/// previous one's backlog.
+pub async fn drain(target: &Target) {
+    let client = http_client(1);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(response) = client
+            .get(format!("{}/readyz", target.process.url))
+            .send()
+            .await
+            && let Ok(ready) = response.json::<serde_json::Value>().await
+            && ready["queue_depth"] == 0
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -21,6 +21,9 @@ use crate::timestamp::Micros;
 
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 8;
+/// Page caches, in KiB (negative: SQLite's unit for a size rather than a page count).
+const WRITER_CACHE_KIB: i64 = -65_536;
+const READER_CACHE_KIB: i64 = -8_192;
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -34,6 +37,10 @@ impl SqliteStore {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let path = dir.join("eye.db");
         let mut writer = open_connection(&path)?;
+        // The writer walks every index on insert: it gets the big page cache.
+        writer
+            .pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+            .map_err(from_sqlite)?;
         migrations::run(&mut writer).map_err(from_sqlite)?;
         Ok(SqliteStore {
             path,
@@ -94,7 +101,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         // fsyncs to checkpoints: a crash loses nothing the queue cannot deliver again.
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
-        connection.pragma_update(None, "cache_size", -65_536)?;
+        connection.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
         connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         Ok(())
     };

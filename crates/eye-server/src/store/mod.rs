@@ -97,6 +97,65 @@ pub struct BatchOutcome {
     pub errors: u64,
 }
 
+const HOUR: i64 = 3_600_000_000;
+
+/// How a count over `[from, to)` splits: whole hours read from the hourly aggregate, and
+/// the partial hours at either edge counted exactly. `None` when no whole hour is inside.
+pub(crate) struct HourSplit {
+    /// Whole hours `[start, end)`, hour-aligned.
+    pub hours: (i64, i64),
+    /// Exact ranges at the edges (possibly empty).
+    pub edges: [(i64, i64); 2],
+}
+
+pub(crate) fn split_hours(from: Option<Micros>, to: Option<Micros>) -> Option<HourSplit> {
+    let from = from.unwrap_or(0).max(0);
+    let to = to.unwrap_or(i64::MAX);
+    let first_hour =
+        from.div_euclid(HOUR) * HOUR + if from.rem_euclid(HOUR) == 0 { 0 } else { HOUR };
+    let last_hour = if to == i64::MAX {
+        i64::MAX
+    } else {
+        to.div_euclid(HOUR) * HOUR
+    };
+    (first_hour < last_hour).then_some(HourSplit {
+        hours: (first_hour, last_hour),
+        edges: [(from, first_hour), (last_hour, to)],
+    })
+}
+
+impl ErrorCounts {
+    /// Adds `other`'s counts into these.
+    pub(crate) fn merge(&mut self, other: ErrorCounts) {
+        for (code, count) in other.by_code {
+            match self.by_code.iter_mut().find(|(c, _)| *c == code) {
+                Some(entry) => entry.1 += count,
+                None => self.by_code.push((code, count)),
+            }
+        }
+        for (category, name, count) in other.by_event_type {
+            match self
+                .by_event_type
+                .iter_mut()
+                .find(|(c, n, _)| *c == category && *n == name)
+            {
+                Some(entry) => entry.2 += count,
+                None => self.by_event_type.push((category, name, count)),
+            }
+        }
+    }
+
+    /// Codes by name; event types by count (largest first), then name.
+    pub(crate) fn sorted(mut self) -> ErrorCounts {
+        self.by_code.retain(|(_, count)| *count > 0);
+        self.by_code.sort();
+        self.by_event_type.retain(|(_, _, count)| *count > 0);
+        self.by_event_type
+            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        self
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a batch of queue messages in one transaction; safe to repeat.

@@ -260,6 +260,60 @@ pub(crate) async fn errors_are_kept_filtered_and_counted(harness: &dyn Harness) 
     assert_eq!(counts.by_event_type.len(), 2);
 }
 
+pub(crate) async fn summaries_from_hourly_counts_equal_exact_counts(harness: &dyn Harness) {
+    let store = harness.store();
+    let hour = 3_600_000_000i64;
+    let base = 1_700_000_000_000_000i64 / hour * hour;
+    let codes = ["schema_violation", "invalid_timestamp", "malformed_json"];
+    let entries: Vec<ErrorEntry> = (0..60)
+        .map(|n| {
+            let name = (n % 3 != 2).then_some(if n % 2 == 0 { "pageview" } else { "cta click" });
+            error(codes[n % 3], base + (n as i64) * hour / 7, name)
+        })
+        .collect();
+    let batch: Arc<[QueueMessage]> = entries.iter().cloned().map(QueueMessage::Error).collect();
+    store.write_batch(Arc::clone(&batch)).await.expect("write");
+    store
+        .write_batch(batch)
+        .await
+        .expect("a redelivery must not count twice");
+    let ranges = [
+        (None, None),
+        (Some(base + hour / 3), Some(base + 5 * hour + 17)),
+        (Some(base + 2 * hour), Some(base + 4 * hour)),
+        (Some(base + hour / 2), Some(base + hour - 1)),
+        (Some(base - 10 * hour), Some(base + hour)),
+        (Some(base + 7 * hour), None),
+    ];
+    for (from, to) in ranges {
+        let inside: Vec<&ErrorEntry> = entries
+            .iter()
+            .filter(|e| {
+                from.is_none_or(|f| e.received_at >= f) && to.is_none_or(|t| e.received_at < t)
+            })
+            .collect();
+        let mut expected_codes: Vec<(String, u64)> = codes
+            .iter()
+            .map(|code| {
+                (
+                    code.to_string(),
+                    inside.iter().filter(|e| e.code == *code).count() as u64,
+                )
+            })
+            .filter(|(_, count)| *count > 0)
+            .collect();
+        expected_codes.sort();
+        let counts = store.error_counts(from, to).await.expect("counts");
+        assert_eq!(counts.by_code, expected_codes, "{from:?}..{to:?}");
+        let typed: u64 = counts.by_event_type.iter().map(|(_, _, n)| n).sum();
+        assert_eq!(
+            typed,
+            inside.iter().filter(|e| e.category.is_some()).count() as u64,
+            "{from:?}..{to:?}"
+        );
+    }
+}
+
 pub(crate) async fn replayed_errors_are_marked_and_filtered(harness: &dyn Harness) {
     let store = harness.store();
     let entries = [
@@ -448,6 +502,7 @@ conformance_suite!(
     queries_filter_and_paginate,
     errors_are_kept_filtered_and_counted,
     replayed_errors_are_marked_and_filtered,
+    summaries_from_hourly_counts_equal_exact_counts,
     keys_are_found_by_hash_and_revoked,
     schema_changes_are_versioned,
 );
@@ -461,6 +516,7 @@ conformance_suite!(
     queries_filter_and_paginate,
     errors_are_kept_filtered_and_counted,
     replayed_errors_are_marked_and_filtered,
+    summaries_from_hourly_counts_equal_exact_counts,
     keys_are_found_by_hash_and_revoked,
     schema_changes_are_versioned,
 );

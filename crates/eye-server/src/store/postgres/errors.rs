@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::sql::{Sql, at};
 use crate::model::ErrorEntry;
-use crate::store::{ErrorCounts, ErrorQuery};
+use crate::store::{ErrorCounts, ErrorQuery, split_hours};
 use crate::timestamp::{Micros, to_micros};
 
 pub async fn insert_errors(
@@ -28,15 +28,40 @@ pub async fn insert_errors(
     let sessions: Vec<Option<&str>> = entries.iter().map(|e| e.session_id.as_deref()).collect();
     let versions: Vec<Option<i64>> = entries.iter().map(|e| e.schema_version).collect();
     let raws: Vec<&str> = entries.iter().map(|e| e.raw.as_str()).collect();
-    transaction
-        .execute(
+    let inserted = transaction
+        .query(
             "INSERT INTO errors (id, received_at, app, code, message, path, category, name, session_id, schema_version, raw)
              SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
                                   $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[])
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO NOTHING
+             RETURNING received_at, code, coalesce(category, ''), coalesce(name, '')",
             &[&ids, &received, &apps, &codes, &messages, &paths, &categories, &names, &sessions, &versions, &raws],
         )
         .await?;
+    // One upsert per (hour, code, type), in sorted order so concurrent workers cannot deadlock.
+    let mut hourly: std::collections::BTreeMap<(i64, String, String, String), i64> =
+        std::collections::BTreeMap::new();
+    for row in &inserted {
+        let hour = to_micros(row.get(0)).div_euclid(3_600_000_000) * 3_600_000_000;
+        *hourly
+            .entry((hour, row.get(1), row.get(2), row.get(3)))
+            .or_default() += 1;
+    }
+    if !hourly.is_empty() {
+        let hours: Vec<OffsetDateTime> = hourly.keys().map(|k| at(k.0)).collect();
+        let codes: Vec<&str> = hourly.keys().map(|k| k.1.as_str()).collect();
+        let categories: Vec<&str> = hourly.keys().map(|k| k.2.as_str()).collect();
+        let names: Vec<&str> = hourly.keys().map(|k| k.3.as_str()).collect();
+        let counts: Vec<i64> = hourly.values().copied().collect();
+        transaction
+            .execute(
+                "INSERT INTO error_hourly (hour, code, category, name, count)
+                 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+                 ON CONFLICT (hour, code, category, name) DO UPDATE SET count = error_hourly.count + excluded.count",
+                &[&hours, &codes, &categories, &names, &counts],
+            )
+            .await?;
+    }
     Ok(entries.len() as u64)
 }
 
@@ -88,7 +113,58 @@ fn error_from_row(row: &Row) -> ErrorEntry {
     }
 }
 
+/// Counts over `[from, to)`: whole hours from `error_hourly`, the edges from `errors`.
 pub async fn counts(
+    client: &Object,
+    from: Option<Micros>,
+    to: Option<Micros>,
+) -> Result<ErrorCounts, tokio_postgres::Error> {
+    let Some(split) = split_hours(from, to) else {
+        return exact_counts(client, from, to).await;
+    };
+    let mut counts = hourly_counts(client, split.hours).await?;
+    for (start, end) in split.edges {
+        if start < end {
+            counts.merge(exact_counts(client, Some(start), Some(end)).await?);
+        }
+    }
+    Ok(counts.sorted())
+}
+
+async fn hourly_counts(
+    client: &Object,
+    (start, end): (i64, i64),
+) -> Result<ErrorCounts, tokio_postgres::Error> {
+    let end = (end != i64::MAX).then(|| at(end));
+    let (start, end) = (at(start), end);
+    let by_code = client
+        .query(
+            "SELECT code, SUM(count)::bigint FROM error_hourly WHERE hour >= $1 AND ($2::timestamptz IS NULL OR hour < $2)
+             GROUP BY code",
+            &[&start, &end],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get::<_, i64>(1) as u64))
+        .collect();
+    let by_event_type = client
+        .query(
+            "SELECT category, name, SUM(count)::bigint FROM error_hourly
+             WHERE hour >= $1 AND ($2::timestamptz IS NULL OR hour < $2) AND category != ''
+             GROUP BY category, name",
+            &[&start, &end],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get::<_, i64>(2) as u64))
+        .collect();
+    Ok(ErrorCounts {
+        by_code,
+        by_event_type,
+    })
+}
+
+async fn exact_counts(
     client: &Object,
     from: Option<Micros>,
     to: Option<Micros>,

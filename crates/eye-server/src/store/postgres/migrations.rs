@@ -93,6 +93,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE errors ADD COLUMN replayed_at timestamptz;
     ALTER TABLE errors ADD COLUMN replayed_event_id uuid;
     ",
+    // 3: hourly error counts, kept by the workers, so summaries never scan the errors.
+    "
+    CREATE TABLE error_hourly (
+        hour timestamptz NOT NULL,
+        code text NOT NULL,
+        category text NOT NULL,
+        name text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (hour, code, category, name)
+    );
+    INSERT INTO error_hourly (hour, code, category, name, count)
+        SELECT date_trunc('hour', received_at), code, coalesce(category, ''), coalesce(name, ''), COUNT(*)
+        FROM errors GROUP BY 1, 2, 3, 4;
+    ",
 ];
 
 pub async fn run(client: &mut Object) -> Result<usize, tokio_postgres::Error> {

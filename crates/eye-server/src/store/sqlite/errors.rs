@@ -5,7 +5,7 @@ use rusqlite::{Connection, Row, params, params_from_iter};
 
 use super::events::{push_equalities, push_range_and_page, uuid_from_row};
 use crate::model::ErrorEntry;
-use crate::store::{ErrorCounts, ErrorQuery};
+use crate::store::{ErrorCounts, ErrorQuery, split_hours};
 use crate::timestamp::Micros;
 
 pub fn insert_error(connection: &Connection, entry: &ErrorEntry) -> rusqlite::Result<bool> {
@@ -28,6 +28,19 @@ pub fn insert_error(connection: &Connection, entry: &ErrorEntry) -> rusqlite::Re
             entry.schema_version,
             entry.raw,
         ])?;
+    if inserted == 1 {
+        connection
+            .prepare_cached(
+                "INSERT INTO error_hourly (hour, code, category, name, count) VALUES (?1, ?2, ?3, ?4, 1)
+                 ON CONFLICT (hour, code, category, name) DO UPDATE SET count = count + 1",
+            )?
+            .execute(params![
+                entry.received_at.div_euclid(3_600_000_000) * 3_600_000_000,
+                entry.code,
+                entry.category.as_deref().unwrap_or(""),
+                entry.name.as_deref().unwrap_or(""),
+            ])?;
+    }
     Ok(inserted == 1)
 }
 
@@ -87,7 +100,46 @@ fn error_from_row(row: &Row<'_>) -> rusqlite::Result<ErrorEntry> {
     })
 }
 
+/// Counts over `[from, to)`: whole hours from `error_hourly`, the edges from `errors`.
 pub fn counts(
+    connection: &Connection,
+    from: Option<Micros>,
+    to: Option<Micros>,
+) -> rusqlite::Result<ErrorCounts> {
+    let Some(split) = split_hours(from, to) else {
+        return exact_counts(connection, from, to);
+    };
+    let mut counts = hourly_counts(connection, split.hours)?;
+    for (start, end) in split.edges {
+        if start < end {
+            counts.merge(exact_counts(connection, Some(start), Some(end))?);
+        }
+    }
+    Ok(counts.sorted())
+}
+
+fn hourly_counts(
+    connection: &Connection,
+    (start, end): (i64, i64),
+) -> rusqlite::Result<ErrorCounts> {
+    let by_code = connection
+        .prepare_cached("SELECT code, SUM(count) FROM error_hourly WHERE hour >= ?1 AND hour < ?2 GROUP BY code")?
+        .query_map(params![start, end], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let by_event_type = connection
+        .prepare_cached(
+            "SELECT category, name, SUM(count) FROM error_hourly WHERE hour >= ?1 AND hour < ?2 AND category != ''
+             GROUP BY category, name",
+        )?
+        .query_map(params![start, end], |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ErrorCounts {
+        by_code,
+        by_event_type,
+    })
+}
+
+fn exact_counts(
     connection: &Connection,
     from: Option<Micros>,
     to: Option<Micros>,

@@ -82,6 +82,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE errors ADD COLUMN replayed_at INTEGER;
     ALTER TABLE errors ADD COLUMN replayed_event_id BLOB;
     ",
+    // 3: hourly error counts, kept by the worker, so summaries never scan the errors.
+    "
+    CREATE TABLE error_hourly (
+        hour INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        category TEXT NOT NULL,
+        name TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (hour, code, category, name)
+    ) WITHOUT ROWID;
+    INSERT INTO error_hourly (hour, code, category, name, count)
+        SELECT (received_at / 3600000000) * 3600000000, code, coalesce(category, ''), coalesce(name, ''), COUNT(*)
+        FROM errors GROUP BY 1, 2, 3, 4;
+    ",
 ];
 
 pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -351,6 +351,14 @@ mod tests {
         assert!(Config::load(Some(&file), Overrides::default()).is_err());
     }
 
+    /// The example file documents every setting with its default: keep it true.
+    #[test]
+    fn the_example_file_states_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eye.example.toml");
+        let config = Config::load(Some(&example), Overrides::default()).expect("the example loads");
+        assert_eq!(config, Config::default());
+    }
+
     #[test]
     fn missing_file_is_an_error() {
         let result = Config::load(

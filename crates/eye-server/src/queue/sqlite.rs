@@ -213,7 +213,8 @@ fn commit(connection: &mut Connection, batch: &[Command]) -> rusqlite::Result<(u
     let (mut published, mut acked) = (0, 0);
     {
         let mut insert = transaction.prepare_cached("INSERT INTO messages (body) VALUES (?1)")?;
-        let mut delete = transaction.prepare_cached("DELETE FROM messages WHERE seq = ?1")?;
+        let mut delete =
+            transaction.prepare_cached("DELETE FROM messages WHERE seq BETWEEN ?1 AND ?2")?;
         for command in batch {
             match command {
                 Command::Publish(bodies, _) => {
@@ -223,8 +224,8 @@ fn commit(connection: &mut Connection, batch: &[Command]) -> rusqlite::Result<(u
                     }
                 }
                 Command::Ack(seqs, _) => {
-                    for seq in seqs {
-                        acked += delete.execute([seq])? as u64;
+                    for (first, last) in runs(seqs) {
+                        acked += delete.execute([first, last])? as u64;
                     }
                 }
             }
@@ -232,6 +233,22 @@ fn commit(connection: &mut Connection, batch: &[Command]) -> rusqlite::Result<(u
     }
     transaction.commit()?;
     Ok((published, acked))
+}
+
+/// Sorted sequence numbers as inclusive runs of consecutive values: a batch is usually one
+/// run, deleted with one statement.
+fn runs(seqs: &[i64]) -> Vec<(i64, i64)> {
+    let mut sorted = seqs.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for seq in sorted {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == seq => *last = seq,
+            _ => runs.push((seq, seq)),
+        }
+    }
+    runs
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
@@ -245,4 +262,18 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 
 fn unavailable(error: &dyn std::fmt::Display) -> QueueError {
     QueueError::Unavailable(error.to_string())
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::runs;
+
+    #[test]
+    fn consecutive_sequences_collapse_into_runs() {
+        assert_eq!(
+            runs(&[5, 3, 4, 9, 10, 12, 4]),
+            vec![(3, 5), (9, 10), (12, 12)]
+        );
+        assert!(runs(&[]).is_empty());
+    }
 }

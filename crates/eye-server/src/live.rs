@@ -30,6 +30,11 @@ impl LiveFeed {
         let _ = self.sender.send(Arc::new(event));
     }
 
+    /// Whether anyone is listening: publishing costs a clone per event, skipped when not.
+    pub fn has_subscribers(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRecord>> {
         self.sender.subscribe()
     }

@@ -129,7 +129,9 @@ impl Worker {
     }
 
     fn announce(&self, messages: &[QueueMessage]) {
-        let Some(live) = &self.live else { return };
+        let Some(live) = self.live.as_ref().filter(|live| live.has_subscribers()) else {
+            return;
+        };
         for message in messages {
             if let QueueMessage::Event(event) = message {
                 live.publish(event.clone());

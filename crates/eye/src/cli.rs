@@ -129,6 +129,17 @@ pub struct ErrorsArgs {
     pub action: Option<ErrorsAction>,
     #[command(flatten)]
     pub remote: Remote,
+    #[command(flatten)]
+    pub filters: ErrorFilters,
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// The filters of the error store, shared by `eye errors` and `eye errors replay`.
+#[derive(Args, Clone, Default)]
+pub struct ErrorFilters {
     #[arg(long)]
     pub code: Option<String>,
     #[arg(long)]
@@ -143,10 +154,6 @@ pub struct ErrorsArgs {
     /// Receive time to (exclusive).
     #[arg(long)]
     pub to: Option<String>,
-    #[arg(long, default_value_t = 100)]
-    pub limit: usize,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
 }
 
 #[derive(Subcommand)]
@@ -160,20 +167,8 @@ pub enum ErrorsAction {
 pub struct ReplayArgs {
     #[command(flatten)]
     pub remote: Remote,
-    #[arg(long)]
-    pub code: Option<String>,
-    #[arg(long)]
-    pub app: Option<String>,
-    #[arg(long)]
-    pub category: Option<String>,
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Receive time from (inclusive).
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Receive time to (exclusive).
-    #[arg(long)]
-    pub to: Option<String>,
+    #[command(flatten)]
+    pub filters: ErrorFilters,
     /// Only count what would happen.
     #[arg(long)]
     pub dry_run: bool,

@@ -250,13 +250,14 @@ pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
         return replay_errors(replay).await;
     }
     let client = client(&args.remote)?;
+    let filters = args.filters;
     let mut filter = ErrorFilter {
-        code: args.code,
-        app: args.app,
-        category: args.category,
-        name: args.name,
-        from: args.from,
-        to: args.to,
+        code: filters.code,
+        app: filters.app,
+        category: filters.category,
+        name: filters.name,
+        from: filters.from,
+        to: filters.to,
         ..ErrorFilter::default()
     };
     let printer = Printer::new(args.format, ERROR_HEADER);
@@ -275,13 +276,14 @@ pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
 
 async fn replay_errors(args: ReplayArgs) -> anyhow::Result<()> {
     let client = client(&args.remote)?;
+    let filters = args.filters;
     let request = eye_client::ReplayRequest {
-        code: args.code,
-        app: args.app,
-        category: args.category,
-        name: args.name,
-        from: args.from,
-        to: args.to,
+        code: filters.code,
+        app: filters.app,
+        category: filters.category,
+        name: filters.name,
+        from: filters.from,
+        to: filters.to,
         dry_run: args.dry_run,
     };
     let outcome = client.replay_errors(&request).await?;

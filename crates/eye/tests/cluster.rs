@@ -168,28 +168,14 @@ async fn send_until_acknowledged(
     false
 }
 
+/// (event_id, session_id) of every stored event.
 async fn all_event_ids(client: &reqwest::Client, base: &str, key: &str) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (status, page) = get_json(
-            client,
-            &format!("{base}/v1/events?limit=1000&cursor={cursor}"),
-            key,
-        )
-        .await;
-        assert_eq!(status, 200, "{page}");
-        for event in page["events"].as_array().expect("events") {
-            found.push((
-                event["event_id"].as_str().unwrap_or_default().to_owned(),
-                event["session_id"].as_str().unwrap_or_default().to_owned(),
-            ));
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => return found,
-        }
-    }
+    let text = |event: &Value, field: &str| event[field].as_str().unwrap_or_default().to_owned();
+    let events = common::stored_events(client, base, key).await;
+    events
+        .iter()
+        .map(|event| (text(event, "event_id"), text(event, "session_id")))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

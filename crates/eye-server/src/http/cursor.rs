@@ -25,6 +25,23 @@ pub fn decode(text: &str) -> Option<Position> {
     })
 }
 
+/// Cuts the store's answer (up to `limit + 1` rows: one more than a page means another page
+/// follows) to a page, and the cursor of the next page from the last row's position.
+pub fn page<T>(
+    mut rows: Vec<T>,
+    limit: usize,
+    position: impl Fn(&T) -> Position,
+) -> (Vec<T>, Option<String>) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more {
+        rows.last().map(|last| encode(position(last)))
+    } else {
+        None
+    };
+    (rows, next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

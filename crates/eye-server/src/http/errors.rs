@@ -64,19 +64,11 @@ pub async fn list_errors(
         unreplayed_only: false,
     };
     let limit = query.limit;
-    let mut entries = state.store.errors(query).await?;
-    let more = entries.len() > limit;
-    entries.truncate(limit);
-    let next_cursor = more
-        .then(|| {
-            entries.last().map(|last| {
-                cursor::encode(Position {
-                    at: last.received_at,
-                    id: last.id,
-                })
-            })
-        })
-        .flatten();
+    let entries = state.store.errors(query).await?;
+    let (entries, next_cursor) = cursor::page(entries, limit, |last| Position {
+        at: last.received_at,
+        id: last.id,
+    });
     Ok(Json(ErrorPage {
         errors: entries.into_iter().map(error_record).collect(),
         next_cursor,

@@ -131,20 +131,11 @@ pub async fn session(
     }))
 }
 
-/// The store answers up to `limit + 1` rows: one more than a page means another page follows.
-fn page(mut records: Vec<EventRecord>, limit: usize) -> (Vec<StoredEvent>, Option<String>) {
-    let more = records.len() > limit;
-    records.truncate(limit);
-    let next_cursor = more
-        .then(|| {
-            records.last().map(|last| {
-                cursor::encode(Position {
-                    at: last.timestamp,
-                    id: last.id,
-                })
-            })
-        })
-        .flatten();
+fn page(records: Vec<EventRecord>, limit: usize) -> (Vec<StoredEvent>, Option<String>) {
+    let (records, next_cursor) = cursor::page(records, limit, |last| Position {
+        at: last.timestamp,
+        id: last.id,
+    });
     (records.into_iter().map(stored_event).collect(), next_cursor)
 }
 

@@ -137,9 +137,9 @@ pub async fn drain(client: &reqwest::Client, base: &str, limit: Duration) {
     panic!("queue did not drain within {limit:?}");
 }
 
-/// Every stored `event_id`, following pagination.
-pub async fn stored_event_ids(client: &reqwest::Client, base: &str, key: &str) -> Vec<String> {
-    let mut ids = Vec::new();
+/// Every stored event, following pagination.
+pub async fn stored_events(client: &reqwest::Client, base: &str, key: &str) -> Vec<Value> {
+    let mut events = Vec::new();
     let mut cursor = String::new();
     loop {
         let (status, page) = get_json(
@@ -149,14 +149,21 @@ pub async fn stored_event_ids(client: &reqwest::Client, base: &str, key: &str) -
         )
         .await;
         assert_eq!(status, 200, "{page}");
-        for event in page["events"].as_array().expect("events") {
-            ids.push(event["event_id"].as_str().unwrap_or_default().to_owned());
-        }
+        events.extend(page["events"].as_array().expect("events").iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),
-            None => return ids,
+            None => return events,
         }
     }
+}
+
+/// Every stored `event_id`, following pagination.
+pub async fn stored_event_ids(client: &reqwest::Client, base: &str, key: &str) -> Vec<String> {
+    let events = stored_events(client, base, key).await;
+    events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// An HTTP client for tests. reqwest is built without a default TLS crypto provider in this

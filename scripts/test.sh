@@ -67,6 +67,7 @@ cargo test --workspace --locked
 echo "== benchmark tool (seconds-long smoke run; no timing is asserted)"
 cargo build --locked -p eye -p eye-bench
 "$CARGO_TARGET_DIR/debug/eye-bench" --smoke --eye "$CARGO_TARGET_DIR/debug/eye" >/dev/null
+"$CARGO_TARGET_DIR/debug/eye-bench" --smoke --scale-out --eye "$CARGO_TARGET_DIR/debug/eye" >/dev/null
 
 echo "== Python SDK (pytest)"
 VENV="${EYE_PY_VENV:-$HOME/.cache/eye/venv}"

@@ -130,18 +130,24 @@ pub async fn closed_loop(
     }
 }
 
-/// Single-event requests leaving at `rate` per second for `duration`; `on_ack` is told the
-/// event id and ack time of every accepted event.
+/// Told the event id and acknowledgement time of every accepted event.
+pub type OnAck = Arc<dyn Fn(String, Instant) + Send + Sync>;
+
+/// Requests of `batch` events (a bare event when 1) leaving on a schedule that carries
+/// `rate` events per second, for `duration`; `on_ack` hears of every accepted event.
 pub async fn open_loop(
     url: &str,
     key: &str,
     rate: u64,
+    batch: usize,
     duration: Duration,
-    on_ack: Option<Arc<dyn Fn(String, Instant) + Send + Sync>>,
+    on_ack: Option<OnAck>,
 ) -> Outcome {
     let client = http_client(256);
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
-    let total = (duration.as_secs_f64() * rate as f64) as u64;
+    let batch = batch.max(1);
+    let request_rate = (rate as f64 / batch as f64).max(1e-3);
+    let interval = Duration::from_secs_f64(1.0 / request_rate);
+    let total = (duration.as_secs_f64() * request_rate) as u64;
     let merged = Arc::new(Mutex::new(histogram()));
     let (events, failures) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let in_flight = Arc::new(tokio::sync::Semaphore::new(2048));
@@ -156,8 +162,18 @@ pub async fn open_loop(
         let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
             break;
         };
-        let event = source.next(&now_timestamp());
-        let event_id = event["event_id"].as_str().unwrap_or_default().to_owned();
+        let timestamp = now_timestamp();
+        let mut events_of_request: Vec<Value> =
+            (0..batch).map(|_| source.next(&timestamp)).collect();
+        let event_ids: Vec<String> = events_of_request
+            .iter()
+            .map(|e| e["event_id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let body = if batch == 1 {
+            events_of_request.pop().unwrap_or_default()
+        } else {
+            Value::Array(events_of_request)
+        };
         let (client, url, key) = (client.clone(), url.to_owned(), key.to_owned());
         let (merged, events, failures, on_ack) = (
             Arc::clone(&merged),
@@ -169,7 +185,7 @@ pub async fn open_loop(
             let ok = client
                 .post(format!("{url}/v1/events"))
                 .bearer_auth(&key)
-                .json(&event)
+                .json(&body)
                 .send()
                 .await
                 .is_ok_and(|r| r.status().as_u16() == 202);
@@ -179,9 +195,11 @@ pub async fn open_loop(
                 .await
                 .record(done.duration_since(scheduled).as_micros() as u64);
             if ok {
-                events.fetch_add(1, Ordering::Relaxed);
+                events.fetch_add(event_ids.len() as u64, Ordering::Relaxed);
                 if let Some(on_ack) = on_ack {
-                    on_ack(event_id, done);
+                    for event_id in event_ids {
+                        on_ack(event_id, done);
+                    }
                 }
             } else {
                 failures.fetch_add(1, Ordering::Relaxed);
@@ -193,10 +211,9 @@ pub async fn open_loop(
         let _ = task.await;
     }
     let latency = merged.lock().await.clone();
-    let events = events.load(Ordering::Relaxed);
     Outcome {
-        events,
-        requests: events,
+        events: events.load(Ordering::Relaxed),
+        requests: total,
         failures: failures.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         latency,

@@ -1,6 +1,7 @@
 //! `eye-bench`: starts The Eye (and its baselines) on loopback, runs the scenarios of
 //! BENCHMARKS.md, and prints a results table (or JSON with `--json`).
 
+mod deployment;
 mod events;
 mod load;
 mod processes;
@@ -12,8 +13,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use deployment::{Backend, Deployment};
 use report::Row;
-use scenarios::Settings;
+use scenarios::{Settings, Target};
 
 #[derive(Parser)]
 #[command(
@@ -26,9 +28,35 @@ struct Cli {
     /// The eye binary to start (default: the one beside this tool; use a release build).
     #[arg(long)]
     eye: Option<PathBuf>,
+    /// Run The Eye on PostgreSQL and NATS JetStream instead of the embedded store and queue
+    /// (each run in a schema and a stream of its own, removed afterwards).
+    #[arg(long)]
+    scale_out: bool,
+    /// PostgreSQL for --scale-out.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres: String,
+    /// NATS with JetStream for --scale-out.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// Drive a server that is already running instead of starting one (scenarios 1 to 5;
+    /// the baselines still run here). Needs --ingest-key and --query-key.
+    #[arg(long, requires_all = ["ingest_key", "query_key"])]
+    url: Option<String>,
+    /// An ingest key of the server at --url.
+    #[arg(long)]
+    ingest_key: Option<String>,
+    /// A query key of the server at --url (for the live stream of scenario 4).
+    #[arg(long)]
+    query_key: Option<String>,
     /// Seconds per load phase.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Seconds the queue depth must stay stable in scenario 5.
+    #[arg(long, default_value_t = 60)]
+    capacity_duration: u64,
+    /// Repetitions of each closed-loop phase and its baseline (figures are medians).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
     /// Connections of the closed-loop single-event scenario.
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -65,71 +93,142 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Command::Responder { listen }) = &cli.command {
         return processes::responder(listen).await;
     }
-    let eye = processes::eye_binary(cli.eye.clone())?;
+    let backend = if cli.scale_out {
+        Backend::ScaleOut {
+            postgres: cli.postgres.clone(),
+            nats: cli.nats.clone(),
+        }
+    } else {
+        Backend::Embedded
+    };
     let settings = if cli.smoke {
         Settings {
             duration: Duration::from_secs(1),
+            capacity_duration: Duration::from_secs(1),
             connections: 8,
             rates: vec![200],
             preload: vec![2000],
             query_samples: 10,
+            repeat: 1,
         }
     } else {
         Settings {
             duration: Duration::from_secs(cli.duration.max(1)),
+            capacity_duration: Duration::from_secs(cli.capacity_duration.max(1)),
             connections: cli.connections.max(1),
             rates: cli.rates.clone(),
             preload: cli.preload.clone(),
             query_samples: cli.query_samples.max(1),
+            repeat: cli.repeat.max(1),
         }
     };
-    let rows = run(&eye, &settings).await?;
+    let target = match (&cli.url, &cli.ingest_key, &cli.query_key) {
+        (Some(url), Some(ingest), Some(query)) => Target::remote(url, ingest, query),
+        _ => {
+            let eye = processes::eye_binary(cli.eye.clone())?;
+            scenarios::start_eye(&eye, Deployment::create(&backend).await?)?
+        }
+    };
+    let mut rows = vec![Row::new(
+        &format!(
+            "mode: {}",
+            if cli.url.is_some() {
+                "remote server"
+            } else {
+                backend.label()
+            }
+        ),
+        "phases repeated",
+        settings.repeat as f64,
+        "times",
+    )];
+    rows.extend(run(target, &backend, &settings).await?);
+    if cli.url.is_none() && !settings.preload.is_empty() {
+        let eye = processes::eye_binary(cli.eye.clone())?;
+        rows.extend(query_scenarios(&eye, &backend, &settings).await?);
+    }
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         report::print_table(&rows);
     }
+    if cli.smoke {
+        smoke_check(&rows)?;
+    }
     Ok(())
 }
 
-async fn run(eye: &std::path::Path, settings: &Settings) -> anyhow::Result<Vec<Row>> {
-    let responder = scenarios::bare_responder(settings).await?;
-    let raw = scenarios::raw_inserts(settings).await?;
-    let mut rows = vec![
-        Row::new("baseline: bare responder", "requests/s", responder, "req/s"),
-        Row::new("baseline: raw inserts", "rows/s", raw, "rows/s"),
-    ];
-    let target = scenarios::start_eye(eye, tempfile::tempdir()?)?;
-    let cpu_before = processes::cpu_seconds(target.process.child.id()).unwrap_or(0.0);
-    rows.extend(scenarios::ingest(&target, settings, responder, raw).await);
+/// A smoke run fails when a request failed or a scenario measured nothing, so that the
+/// test command notices a broken tool or server (its timings are not judged).
+fn smoke_check(rows: &[Row]) -> anyhow::Result<()> {
+    let broken: Vec<String> = rows
+        .iter()
+        .filter(|row| {
+            (row.metric.starts_with("failed") && row.value > 0.0)
+                || (row.metric.starts_with("events measured") && row.value == 0.0)
+                || ((row.metric == "events/s" || row.metric == "achieved") && row.value == 0.0)
+        })
+        .map(|row| format!("{} / {} = {}", row.scenario, row.metric, row.value))
+        .collect();
+    anyhow::ensure!(broken.is_empty(), "smoke run failed: {}", broken.join("; "));
+    Ok(())
+}
+
+/// Scenarios 1 to 5 and 7 on one running server.
+async fn run(target: Target, backend: &Backend, settings: &Settings) -> anyhow::Result<Vec<Row>> {
+    let cpu_before = target
+        .process
+        .as_ref()
+        .and_then(|p| processes::cpu_seconds(p.child.id()))
+        .unwrap_or(0.0);
     scenarios::drain(&target).await;
+    let mut rows = scenarios::single_events_against_responder(&target, settings).await?;
+    let (batch_rows, raw) =
+        scenarios::batches_against_raw_inserts(&target, settings, backend).await?;
+    rows.extend(batch_rows);
     rows.extend(scenarios::fixed_rates(&target, settings).await);
     scenarios::drain(&target).await;
     if let Some(rate) = settings.rates.first() {
-        rows.extend(scenarios::lag(&target, settings, *rate).await?);
+        let label = format!("{rate}/s");
+        rows.extend(scenarios::lag(&target, settings, *rate, 1, &label).await?);
     }
     scenarios::drain(&target).await;
-    rows.extend(scenarios::capacity(&target, settings, raw).await);
-    let stored = stored_events(&target).await;
-    rows.extend(scenarios::resources(&target, stored, cpu_before));
-    drop(target);
-    for count in &settings.preload {
-        rows.extend(scenarios::queries(eye, *count, settings.query_samples).await?);
+    let capacity = scenarios::capacity(&target, settings, raw).await;
+    rows.extend(capacity.rows);
+    if let Some(sustained) = capacity.sustained {
+        scenarios::drain(&target).await;
+        let label = format!("sustained max {sustained}/s");
+        rows.extend(scenarios::lag(&target, settings, sustained, 100, &label).await?);
     }
+    scenarios::drain(&target).await;
+    let stored = scenarios::stored_total(&target).await;
+    rows.extend(scenarios::resources(&target, stored, cpu_before).await);
+    target.finish().await;
     Ok(rows)
 }
 
-async fn stored_events(target: &scenarios::Target) -> f64 {
-    let text = match load::http_client(1)
-        .get(format!("{}/metrics", target.process.url))
-        .send()
-        .await
+/// Scenario 6 at every preloaded size, and how each query grew from the smallest to the
+/// largest.
+async fn query_scenarios(
+    eye: &std::path::Path,
+    backend: &Backend,
+    settings: &Settings,
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut measured = Vec::new();
+    for count in &settings.preload {
+        let (query_rows, p99s) =
+            scenarios::queries(eye, backend, *count, settings.query_samples).await?;
+        rows.extend(query_rows);
+        measured.push((*count, p99s));
+    }
+    if let (Some(smallest), Some(largest)) = (measured.first(), measured.last())
+        && measured.len() > 1
     {
-        Ok(response) => response.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    text.lines()
-        .find(|l| l.starts_with("eye_events_stored_total"))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+        rows.extend(scenarios::growth(
+            (smallest.0, &smallest.1),
+            (largest.0, &largest.1),
+        ));
+    }
+    Ok(rows)
 }

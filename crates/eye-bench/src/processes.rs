@@ -2,6 +2,7 @@
 //! tool's bare responder (the HTTP ceiling), each on a random loopback port; and what they
 //! cost (peak memory, CPU time, disk).
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,9 +24,14 @@ impl Drop for Process {
 }
 
 /// Starts a program that logs `listening addr=HOST:PORT`, and waits for that line.
-pub fn start(program: &Path, args: &[&str]) -> anyhow::Result<Process> {
+pub fn start<A: AsRef<OsStr>>(
+    program: &Path,
+    args: &[A],
+    environment: &[(String, String)],
+) -> anyhow::Result<Process> {
     let mut child = Command::new(program)
         .args(args)
+        .envs(environment.iter().map(|(k, v)| (k, v)))
         .env("RUST_LOG", "info,eye_server::http=warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -70,18 +76,16 @@ pub fn eye_binary(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-pub fn create_key(eye: &Path, data_dir: &Path, app: &str, scope: &str) -> anyhow::Result<String> {
+/// `eye keys create` on the store `store_args` points at; gives the new key.
+pub fn create_key(
+    eye: &Path,
+    store_args: &[String],
+    app: &str,
+    scope: &str,
+) -> anyhow::Result<String> {
     let output = Command::new(eye)
-        .args([
-            "keys",
-            "create",
-            "--app",
-            app,
-            "--scope",
-            scope,
-            "--data-dir",
-        ])
-        .arg(data_dir)
+        .args(["keys", "create", "--app", app, "--scope", scope])
+        .args(store_args)
         .output()?;
     anyhow::ensure!(
         output.status.success(),

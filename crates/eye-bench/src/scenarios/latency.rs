@@ -1,0 +1,149 @@
+//! Scenarios 3 and 4: acknowledgement latency at fixed rates, and the lag from the 202 to
+//! the event being stored (its arrival on the live stream, which the worker feeds after
+//! the commit).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::{Settings, Target};
+use crate::load::{self, OnAck, http_client};
+use crate::report::Row;
+
+/// Scenario 3: single-event requests on a fixed schedule, at each of `settings.rates`.
+pub async fn fixed_rates(target: &Target, settings: &Settings) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for rate in &settings.rates {
+        let outcome = load::open_loop(
+            &target.url,
+            &target.ingest,
+            *rate,
+            1,
+            settings.duration,
+            None,
+        )
+        .await;
+        let name = format!("3 fixed rate {rate}/s");
+        let mut p99 = Row::new(&name, "ack latency p99", outcome.quantile_ms(0.99), "ms");
+        if *rate == 1000 {
+            p99 = p99.target("p99 < 10 ms");
+        }
+        rows.extend([
+            Row::new(&name, "ack latency p50", outcome.quantile_ms(0.5), "ms"),
+            p99,
+            Row::new(&name, "ack latency p99.9", outcome.quantile_ms(0.999), "ms"),
+            Row::new(&name, "achieved", outcome.events_per_second(), "ev/s"),
+            Row::new(
+                &name,
+                "failed requests",
+                outcome.failures as f64,
+                "requests",
+            ),
+        ]);
+    }
+    rows
+}
+
+/// Scenario 4: lag from acknowledgement to stored, for events sent at `rate` in requests
+/// of `batch` events. `label` names the rate in the table.
+pub async fn lag(
+    target: &Target,
+    settings: &Settings,
+    rate: u64,
+    batch: usize,
+    label: &str,
+) -> anyhow::Result<Vec<Row>> {
+    let acked: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let lags = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1,
+        600_000_000,
+        3,
+    )?));
+    let mut response = http_client(1)
+        .get(format!("{}/v1/events/live", target.url))
+        .bearer_auth(&target.query)
+        .timeout(settings.duration * 10 + Duration::from_secs(30))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "the live stream answered {}",
+        response.status()
+    );
+    let (acked_by_reader, lags_by_reader) = (Arc::clone(&acked), Arc::clone(&lags));
+    let reader = tokio::spawn(async move {
+        let mut buffer = String::new();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while Instant::now() < deadline {
+            let Ok(Ok(Some(chunk))) =
+                tokio::time::timeout(Duration::from_secs(5), response.chunk()).await
+            else {
+                break;
+            };
+            let arrived = Instant::now();
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                let Some(id) = event_id_of_frame(&frame) else {
+                    continue;
+                };
+                let sent = acked_by_reader.lock().ok().and_then(|mut a| a.remove(&id));
+                if let Some(sent) = sent
+                    && let Ok(mut histogram) = lags_by_reader.lock()
+                {
+                    let _ = histogram.record(arrived.duration_since(sent).as_micros() as u64);
+                }
+            }
+        }
+    });
+    let record_ack = Arc::clone(&acked);
+    let on_ack: OnAck = Arc::new(move |id, at| {
+        if let Ok(mut acked) = record_ack.lock() {
+            acked.insert(id, at);
+        }
+    });
+    let outcome = load::open_loop(
+        &target.url,
+        &target.ingest,
+        rate,
+        batch,
+        settings.duration,
+        Some(on_ack),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    reader.abort();
+    let lags = lags
+        .lock()
+        .map(|h| h.clone())
+        .map_err(|_| anyhow::anyhow!("lag histogram poisoned"))?;
+    let name = format!("4 lag ack->stored, {label}");
+    let mut p99 = Row::new(
+        &name,
+        "lag p99",
+        lags.value_at_quantile(0.99) as f64 / 1000.0,
+        "ms",
+    );
+    if rate == 1000 {
+        p99 = p99.target("p99 < 250 ms");
+    }
+    Ok(vec![
+        Row::new(
+            &name,
+            "lag p50",
+            lags.value_at_quantile(0.5) as f64 / 1000.0,
+            "ms",
+        ),
+        p99,
+        Row::new(&name, "events measured", lags.len() as f64, "events"),
+        Row::new(&name, "achieved", outcome.events_per_second(), "ev/s"),
+    ])
+}
+
+fn event_id_of_frame(frame: &str) -> Option<String> {
+    let data = frame.lines().find_map(|l| l.strip_prefix("data:"))?;
+    let event: serde_json::Value = serde_json::from_str(data.trim()).ok()?;
+    Some(event["event_id"].as_str()?.to_owned())
+}

@@ -1,0 +1,168 @@
+//! The scenarios of BENCHMARKS.md, each returning its rows, and the server they drive.
+
+mod capacity;
+mod latency;
+mod queries;
+mod throughput;
+
+pub use capacity::{capacity, resources};
+pub use latency::{fixed_rates, lag};
+pub use queries::{growth, queries};
+pub use throughput::{batches_against_raw_inserts, single_events_against_responder};
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use eye_server::ids;
+use eye_server::model::{ErrorEntry, EventRecord};
+
+use crate::deployment::Deployment;
+use crate::events::EventSource;
+use crate::load::http_client;
+use crate::processes::{self, Process};
+
+pub struct Settings {
+    pub duration: Duration,
+    /// How long the queue depth must stay stable for scenario 5.
+    pub capacity_duration: Duration,
+    pub connections: usize,
+    pub rates: Vec<u64>,
+    pub preload: Vec<u64>,
+    pub query_samples: usize,
+    /// Each closed-loop phase and its baseline run this many times, interleaved; the
+    /// figures are medians.
+    pub repeat: usize,
+}
+
+/// The Eye under test, with its keys: a process this tool started on a deployment of its
+/// own, or a server somebody else runs (`--url`).
+pub struct Target {
+    pub url: String,
+    pub ingest: String,
+    pub query: String,
+    pub process: Option<Process>,
+    pub deployment: Option<Deployment>,
+}
+
+impl Target {
+    /// A server already running at `url`.
+    pub fn remote(url: &str, ingest: &str, query: &str) -> Target {
+        Target {
+            url: url.trim_end_matches('/').to_owned(),
+            ingest: ingest.to_owned(),
+            query: query.to_owned(),
+            process: None,
+            deployment: None,
+        }
+    }
+
+    /// Stops the process, then removes the deployment's schema and stream.
+    pub async fn finish(mut self) {
+        drop(self.process.take());
+        if let Some(deployment) = self.deployment.take() {
+            deployment.remove().await;
+        }
+    }
+}
+
+/// Starts `eye serve` on `deployment` with the repository's example schemas.
+pub fn start_eye(eye: &Path, deployment: Deployment) -> anyhow::Result<Target> {
+    let store_args = deployment.store_args();
+    let ingest = processes::create_key(eye, &store_args, "bench", "ingest")?;
+    let query = processes::create_key(eye, &store_args, "bench-team", "query")?;
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+    let mut args: Vec<String> = ["serve", "--listen", "127.0.0.1:0"]
+        .map(str::to_owned)
+        .into();
+    args.extend(store_args);
+    if schemas.exists() {
+        args.extend([
+            "--schemas".to_owned(),
+            schemas.to_string_lossy().into_owned(),
+        ]);
+    }
+    let process = processes::start(eye, &args, &deployment.environment())?;
+    Ok(Target {
+        url: process.url.clone(),
+        ingest,
+        query,
+        process: Some(process),
+        deployment: Some(deployment),
+    })
+}
+
+/// Waits (at most two minutes) until the queue is empty, so that no phase inherits the
+/// previous one's backlog.
+pub async fn drain(target: &Target) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if queue_depth(target).await == Some(0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The queue depth `/readyz` reports.
+pub async fn queue_depth(target: &Target) -> Option<u64> {
+    let response = http_client(1)
+        .get(format!("{}/readyz", target.url))
+        .send()
+        .await
+        .ok()?;
+    let ready: serde_json::Value = response.json().await.ok()?;
+    ready["queue_depth"].as_u64()
+}
+
+/// `eye_events_stored_total` from `/metrics`.
+pub async fn stored_total(target: &Target) -> f64 {
+    let Ok(response) = http_client(1)
+        .get(format!("{}/metrics", target.url))
+        .send()
+        .await
+    else {
+        return 0.0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("eye_events_stored_total"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The stored form of the next generated event, received at `at`.
+fn record(source: &mut EventSource, at: i64) -> EventRecord {
+    let value = source.next("2021-01-01 00:00:00");
+    let text = |field: &str| value[field].as_str().unwrap_or_default().to_owned();
+    let event_id = text("event_id");
+    EventRecord {
+        id: ids::event_id("bench", Some(&event_id), at),
+        app: "bench".into(),
+        session_id: text("session_id"),
+        category: text("category"),
+        name: text("name"),
+        data: value["data"].to_string(),
+        timestamp: at,
+        received_at: at,
+        event_id: Some(event_id),
+        schema_version: Some(1),
+    }
+}
+
+fn error_entry(at: i64) -> ErrorEntry {
+    ErrorEntry {
+        id: ids::error_id(),
+        app: "bench".into(),
+        code: "schema_violation".into(),
+        message: "\"element\" is a required property".into(),
+        path: Some("/data/element".into()),
+        received_at: at,
+        category: Some("page interaction".into()),
+        name: Some("cta click".into()),
+        session_id: Some("s".into()),
+        schema_version: Some(1),
+        raw: "{}".into(),
+        replayed_at: None,
+        replayed_event_id: None,
+    }
+}

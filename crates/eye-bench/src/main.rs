@@ -48,6 +48,9 @@ struct Cli {
     /// A query key of the server at --url (for the live stream of scenario 4).
     #[arg(long)]
     query_key: Option<String>,
+    /// Run only these scenarios (e.g. `3,4`); all by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<u8>,
     /// Seconds per load phase.
     #[arg(long, default_value_t = 10)]
     duration: u64,
@@ -110,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             preload: vec![2000],
             query_samples: 10,
             repeat: 1,
+            only: cli.only.clone(),
         }
     } else {
         Settings {
@@ -120,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
             preload: cli.preload.clone(),
             query_samples: cli.query_samples.max(1),
             repeat: cli.repeat.max(1),
+            only: cli.only.clone(),
         }
     };
     let target = match (&cli.url, &cli.ingest_key, &cli.query_key) {
@@ -143,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
         "times",
     )];
     rows.extend(run(target, &backend, &settings).await?);
-    if cli.url.is_none() && !settings.preload.is_empty() {
+    if cli.url.is_none() && !settings.preload.is_empty() && settings.runs(6) {
         let eye = processes::eye_binary(cli.eye.clone())?;
         rows.extend(query_scenarios(&eye, &backend, &settings).await?);
     }
@@ -182,27 +187,44 @@ async fn run(target: Target, backend: &Backend, settings: &Settings) -> anyhow::
         .and_then(|p| processes::cpu_seconds(p.child.id()))
         .unwrap_or(0.0);
     scenarios::drain(&target).await;
-    let mut rows = scenarios::single_events_against_responder(&target, settings).await?;
-    let (batch_rows, raw) =
-        scenarios::batches_against_raw_inserts(&target, settings, backend).await?;
-    rows.extend(batch_rows);
-    rows.extend(scenarios::fixed_rates(&target, settings).await);
-    scenarios::drain(&target).await;
-    if let Some(rate) = settings.rates.first() {
+    let mut rows = Vec::new();
+    if settings.runs(1) {
+        rows.extend(scenarios::single_events_against_responder(&target, settings).await?);
+    }
+    let mut raw = 0.0;
+    if settings.runs(2) || settings.runs(5) {
+        let (batch_rows, raw_median) =
+            scenarios::batches_against_raw_inserts(&target, settings, backend).await?;
+        rows.extend(batch_rows);
+        raw = raw_median;
+    }
+    if settings.runs(3) {
+        rows.extend(scenarios::fixed_rates(&target, settings).await);
+        scenarios::drain(&target).await;
+    }
+    if settings.runs(4)
+        && let Some(rate) = settings.rates.first()
+    {
         let label = format!("{rate}/s");
         rows.extend(scenarios::lag(&target, settings, *rate, 1, &label).await?);
-    }
-    scenarios::drain(&target).await;
-    let capacity = scenarios::capacity(&target, settings, raw).await;
-    rows.extend(capacity.rows);
-    if let Some(sustained) = capacity.sustained {
         scenarios::drain(&target).await;
-        let label = format!("sustained max {sustained}/s");
-        rows.extend(scenarios::lag(&target, settings, sustained, 100, &label).await?);
+    }
+    if settings.runs(5) {
+        let capacity = scenarios::capacity(&target, settings, raw).await;
+        rows.extend(capacity.rows);
+        if let Some(sustained) = capacity.sustained
+            && settings.runs(4)
+        {
+            scenarios::drain(&target).await;
+            let label = format!("sustained max {sustained}/s");
+            rows.extend(scenarios::lag(&target, settings, sustained, 100, &label).await?);
+        }
     }
     scenarios::drain(&target).await;
     let stored = scenarios::stored_total(&target).await;
-    rows.extend(scenarios::resources(&target, stored, cpu_before).await);
+    if settings.runs(7) {
+        rows.extend(scenarios::resources(&target, stored, cpu_before).await);
+    }
     target.finish().await;
     Ok(rows)
 }

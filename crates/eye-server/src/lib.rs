@@ -21,6 +21,7 @@ pub mod replay;
 pub mod store;
 pub mod timestamp;
 pub mod validation;
+pub mod wal_checkpoint;
 pub mod worker;
 
 #[cfg(test)]

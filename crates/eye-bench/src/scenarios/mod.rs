@@ -32,6 +32,14 @@ pub struct Settings {
     /// Each closed-loop phase and its baseline run this many times, interleaved; the
     /// figures are medians.
     pub repeat: usize,
+    /// The scenarios to run; empty runs them all.
+    pub only: Vec<u8>,
+}
+
+impl Settings {
+    pub fn runs(&self, scenario: u8) -> bool {
+        self.only.is_empty() || self.only.contains(&scenario)
+    }
 }
 
 /// The Eye under test, with its keys: a process this tool started on a deployment of its

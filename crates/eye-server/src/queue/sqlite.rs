@@ -14,6 +14,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::{Delivery, Queue, QueueError};
 use crate::model::QueueMessage;
+use crate::wal_checkpoint::Checkpointer;
 
 /// Publishes merged into one transaction at most; bounds a commit's size and latency.
 const MAX_COMMANDS_PER_COMMIT: usize = 512;
@@ -32,6 +33,7 @@ pub struct SqliteQueue {
     max_depth: u64,
     delivered_up_to: AtomicI64,
     arrivals: Arc<Notify>,
+    _checkpointer: Checkpointer,
 }
 
 impl SqliteQueue {
@@ -62,7 +64,10 @@ impl SqliteQueue {
             .name("eye-queue-writer".into())
             .spawn(move || write_loop(writer, receiver, &writer_depth, &writer_arrivals))
             .map_err(|e| unavailable(&e))?;
+        let checkpointer =
+            Checkpointer::start(&path, "eye-queue-checkpoint").map_err(|e| unavailable(&e))?;
         Ok(SqliteQueue {
+            _checkpointer: checkpointer,
             commands: Mutex::new(sender),
             reader: Arc::new(Mutex::new(reader)),
             depth,
@@ -257,6 +262,8 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     // WAL with FULL sync: every commit is fsynced before the publish is answered.
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
+    // Checkpoints are the checkpoint thread's job, off the publish path.
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(connection)
 }
 

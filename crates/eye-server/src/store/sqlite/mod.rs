@@ -18,6 +18,7 @@ use crate::model::{
     ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, SchemaVersion, Scope,
 };
 use crate::timestamp::Micros;
+use crate::wal_checkpoint::Checkpointer;
 
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 8;
@@ -33,6 +34,7 @@ pub struct SqliteStore {
     /// inline on this connection rather than through the blocking pool. WAL readers never
     /// wait for the writer.
     key_reader: Mutex<Connection>,
+    _checkpointer: Checkpointer,
 }
 
 impl SqliteStore {
@@ -47,7 +49,10 @@ impl SqliteStore {
             .map_err(from_sqlite)?;
         migrations::run(&mut writer).map_err(from_sqlite)?;
         let key_reader = Mutex::new(open_connection(&path)?);
+        let checkpointer = Checkpointer::start(&path, "eye-store-checkpoint")
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(SqliteStore {
+            _checkpointer: checkpointer,
             path,
             writer: Arc::new(Mutex::new(writer)),
             idle_readers: Arc::new(Mutex::new(Vec::new())),
@@ -103,12 +108,14 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let configure = || -> rusqlite::Result<()> {
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
-        // The queue holds every acknowledged event durably, so the store may defer its
-        // fsyncs to checkpoints: a crash loses nothing the queue cannot deliver again.
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL: a worker batch is fsynced before its messages leave the queue, so even a
+        // power cut cannot lose an event the queue no longer holds. One fsync per batch of
+        // up to `worker_batch_size` events.
+        connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
-        connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+        // Checkpoints are the checkpoint thread's job, off the worker's commit path.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(())
     };
     configure().map_err(from_sqlite)?;

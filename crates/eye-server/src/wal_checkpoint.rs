@@ -1,0 +1,84 @@
+//! Background checkpoints for the SQLite databases (queue and store).
+//!
+//! With SQLite's automatic checkpoints, the commit that crosses the write-ahead log's size
+//! limit also copies the log into the database and fsyncs it, and everyone waiting on that
+//! commit pays for it: a publish's acknowledgement, or a worker batch. Here a thread of
+//! its own runs a passive checkpoint every few hundred milliseconds, which never blocks the
+//! writer and keeps each checkpoint small. The connections that write turn automatic
+//! checkpoints off (`wal_autocheckpoint = 0`).
+
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// How often the log is copied into the database.
+const INTERVAL: Duration = Duration::from_millis(200);
+
+/// Keeps the checkpoint thread of one database running; the thread ends soon after this is
+/// dropped.
+pub struct Checkpointer {
+    _alive: Arc<()>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the database at `path` (already in WAL mode) on a thread named
+    /// `name`.
+    pub fn start(path: &Path, name: &str) -> std::io::Result<Checkpointer> {
+        let connection = Connection::open(path).map_err(std::io::Error::other)?;
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(std::io::Error::other)?;
+        let alive = Arc::new(());
+        let watched = Arc::downgrade(&alive);
+        let label = name.to_owned();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || run(&connection, &watched, &label))?;
+        Ok(Checkpointer { _alive: alive })
+    }
+}
+
+fn run(connection: &Connection, alive: &Weak<()>, name: &str) {
+    while alive.strong_count() > 0 {
+        std::thread::sleep(INTERVAL);
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, thread = name, "checkpoint failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_copied_into_the_database_without_automatic_checkpoints() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        let writer = Connection::open(&path).expect("open");
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+                 CREATE TABLE t (v BLOB);",
+            )
+            .expect("setup");
+        let _checkpointer = Checkpointer::start(&path, "test-checkpoint").expect("start");
+        for _ in 0..200 {
+            writer
+                .execute("INSERT INTO t VALUES (zeroblob(8192))", [])
+                .expect("insert");
+        }
+        let database = path.metadata().expect("db").len();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        // The main database file grows only through checkpoints.
+        while path.metadata().expect("db").len() < 200 * 8192 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint: the database stayed at {database} bytes"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

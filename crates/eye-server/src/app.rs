@@ -18,6 +18,7 @@ use crate::http::{self, AppState};
 use crate::key_cache::KeyCache;
 use crate::validation::{Rules, SchemaRegistry};
 use crate::worker::Worker;
+use http::RateLimiter;
 
 /// How often every node re-reads the schemas in force.
 const SCHEMA_REFRESH: Duration = Duration::from_secs(1);
@@ -55,7 +56,13 @@ impl Application {
         let keys = Arc::new(KeyCache::new(config.key_cache()));
         let metrics = crate::metrics::install();
         let live = crate::live::LiveFeed::default();
+        let rate_limit = RateLimiter::new(
+            config.rate_limit_events_per_second,
+            config.rate_limit_burst(),
+        )
+        .map(Arc::new);
         let state = AppState {
+            rate_limit,
             store,
             queue,
             schemas,
@@ -115,9 +122,8 @@ impl Application {
             }
             _ => None,
         };
-        let served = axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let limits = http::ConnectionLimits::from(state.config.as_ref());
+        let served = http::serve(listener, http::router(state), limits, shutdown).await;
         tracing::info!("stopped accepting requests; draining the queue");
         stop.cancel();
         if let Some(worker) = worker {

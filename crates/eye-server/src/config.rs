@@ -64,6 +64,21 @@ pub struct Config {
     pub alerts: Vec<AlertRule>,
     /// How often alert rules are evaluated, in milliseconds.
     pub alert_interval_ms: u64,
+    /// Events per second each application may send to this node (a token bucket); 0 turns
+    /// the limit off. Over it, ingest answers 429 `rate_limited` with `Retry-After`.
+    pub rate_limit_events_per_second: u64,
+    /// Events an application may send at once above its rate (the bucket's size); 0 means
+    /// one second's worth, or one full batch (`max_batch_events`) if that is more.
+    pub rate_limit_burst_events: u64,
+    /// Most client connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this many seconds (slowloris).
+    pub header_timeout_secs: u64,
+    /// A client must send a request's body within this many seconds (408 otherwise).
+    pub body_timeout_secs: u64,
+    /// A request (other than the live stream) must be answered within this many seconds
+    /// (503 `request_timeout` otherwise).
+    pub request_timeout_secs: u64,
 }
 
 /// What an alert watches.
@@ -173,6 +188,12 @@ impl Default for Config {
             key_cache_ms: None,
             alerts: Vec::new(),
             alert_interval_ms: 5000,
+            rate_limit_events_per_second: 0,
+            rate_limit_burst_events: 0,
+            max_connections: 1024,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -215,7 +236,13 @@ impl Config {
         Ok(config)
     }
 
-    const ENV_KEYS: [&'static str; 25] = [
+    const ENV_KEYS: [&'static str; 31] = [
+        "rate_limit_events_per_second",
+        "rate_limit_burst_events",
+        "max_connections",
+        "header_timeout_secs",
+        "body_timeout_secs",
+        "request_timeout_secs",
         "alert_interval_ms",
         "role",
         "store",
@@ -259,6 +286,14 @@ impl Config {
         );
         anyhow::ensure!(self.max_queue_depth > 0, "max_queue_depth must be positive");
         anyhow::ensure!(self.max_attempts > 0, "max_attempts must be positive");
+        anyhow::ensure!(self.max_connections > 0, "max_connections must be positive");
+        for (name, secs) in [
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("request_timeout_secs", self.request_timeout_secs),
+        ] {
+            anyhow::ensure!(secs > 0, "{name} must be positive");
+        }
         for rule in &self.alerts {
             anyhow::ensure!(
                 rule.webhook.starts_with("http://") || rule.webhook.starts_with("https://"),
@@ -297,6 +332,16 @@ impl Config {
     pub fn key_cache(&self) -> Duration {
         let default = if self.uses_postgres() { 1000 } else { 0 };
         Duration::from_millis(self.key_cache_ms.unwrap_or(default))
+    }
+
+    /// The rate limiter's bucket size, in events (see `rate_limit_burst_events`).
+    pub fn rate_limit_burst(&self) -> u64 {
+        match self.rate_limit_burst_events {
+            0 => self
+                .rate_limit_events_per_second
+                .max(self.max_batch_events as u64),
+            burst => burst,
+        }
     }
 
     pub fn max_event_age(&self) -> Option<Duration> {

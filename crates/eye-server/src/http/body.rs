@@ -17,6 +17,8 @@ pub struct BodyLimits {
     pub max_body_bytes: usize,
     pub max_decompressed_bytes: usize,
     pub max_batch_events: usize,
+    /// A body not fully received by then is refused with 408 (slow clients).
+    pub body_timeout: std::time::Duration,
 }
 
 /// What was read of a body before it was refused, for the error store.
@@ -42,7 +44,21 @@ pub async fn read_events(
 ) -> Result<Vec<Value>, Refusal> {
     check_content_type(headers)?;
     let gzipped = is_gzipped(headers)?;
-    let bytes = read_limited(body, limits.max_body_bytes).await?;
+    let bytes = tokio::time::timeout(
+        limits.body_timeout,
+        read_limited(body, limits.max_body_bytes),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the body did not arrive within {} s: send it at once",
+                limits.body_timeout.as_secs()
+            ),
+        )
+    })??;
     let bytes = if gzipped {
         gunzip(&bytes, limits.max_decompressed_bytes)?
     } else {

@@ -82,6 +82,12 @@ impl ApiError {
         )
     }
 
+    /// Adds `Retry-After`: the client may send the same request again in `seconds`.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     /// 503 with `Retry-After`: the client should send the same request again later.
     pub fn unavailable(message: impl Into<String>, retry_after_secs: u32) -> Self {
         ApiError {

@@ -33,6 +33,8 @@ use crate::validation::{RejectCode, Rejection, validate_event};
         (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
         (status = 413, description = "`payload_too_large` (body over the limit, before or after gzip) or `too_many_events`", body = eye_types::ErrorBody),
         (status = 415, description = "`unsupported_media_type`: Content-Type not JSON, or Content-Encoding not gzip", body = eye_types::ErrorBody),
+        (status = 408, description = "`body_timeout`: the body did not arrive within `body_timeout_secs`", body = eye_types::ErrorBody),
+        (status = 429, description = "`rate_limited`: the application is over `rate_limit_events_per_second`; see `Retry-After`", body = eye_types::ErrorBody),
         (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
     )
 )]
@@ -47,6 +49,9 @@ pub async fn ingest(
         Ok(events) => events,
         Err(refusal) => return Err(record_refusal(&state, &principal, refusal, received_at).await),
     };
+    if let Some(limiter) = &state.rate_limit {
+        limiter.check(&principal.app, events.len())?;
+    }
     let mut messages = Vec::with_capacity(events.len());
     let mut results = Vec::with_capacity(events.len());
     let mut accepted = 0;

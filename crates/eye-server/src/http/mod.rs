@@ -14,11 +14,15 @@ mod live;
 mod openapi;
 mod params;
 mod query;
+mod rate_limit;
 mod schemas;
+mod serve;
 
 pub use error::ApiError;
 pub use keys::{key_info, parse_scopes};
 pub use openapi::document as openapi_document;
+pub use rate_limit::RateLimiter;
+pub use serve::{ConnectionLimits, serve};
 
 use std::sync::Arc;
 
@@ -46,6 +50,8 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Events as the worker stores them, for live subscribers.
     pub live: crate::live::LiveFeed,
+    /// Per-application ingest limit; `None` when off.
+    pub rate_limit: Option<Arc<RateLimiter>>,
 }
 
 impl AppState {
@@ -60,6 +66,7 @@ impl AppState {
             max_body_bytes: self.config.max_body_bytes,
             max_decompressed_bytes: self.config.max_decompressed_bytes,
             max_batch_events: self.config.max_batch_events,
+            body_timeout: std::time::Duration::from_secs(self.config.body_timeout_secs),
         }
     }
 }
@@ -126,6 +133,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::not_found("no such route on this node: see the README for the API")
         })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn_with_state(
+            std::time::Duration::from_secs(state.config.request_timeout_secs),
+            serve::request_timeout,
+        ))
         .layer(axum::middleware::from_fn(access_log::log_request))
         .with_state(state)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))

@@ -1,6 +1,7 @@
 //! HTTP-level tests: each starts the real server on a random port with its own temporary
 //! data directory and talks HTTP to it.
 
+mod abuse;
 mod alerts;
 mod auth;
 mod concurrency;

@@ -7,6 +7,7 @@ mod auth;
 mod concurrency;
 mod docs;
 mod helpers;
+mod hostile;
 mod ingest;
 mod limits;
 mod metrics;

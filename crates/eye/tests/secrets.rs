@@ -1,0 +1,143 @@
+//! Keys are never kept or logged in clear: after creating keys (CLI and HTTP), using them
+//! right, wrongly and revoked, with debug logging on, no file of the data directory and no
+//! log line holds a secret.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{EYE, create_key, drain, eye};
+use serde_json::{Value, json};
+
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .expect("read dir")
+        .map_while(Result::ok)
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_data_file_and_no_log_line_holds_a_key_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("server.log");
+    let admin = create_key(&data, "ops", "admin");
+    let cli_ingest = create_key(&data, "shop", "ingest");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(EYE)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let base = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(addr) = text
+            .lines()
+            .filter(|l| l.contains("listening"))
+            .find_map(|l| l.split("addr=").nth(1)?.split_whitespace().next())
+        {
+            break format!("http://{addr}");
+        }
+        assert!(Instant::now() < deadline, "the server never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let client = common::http();
+    let created: Value = client
+        .post(format!("{base}/v1/keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"app": "blog", "scopes": ["ingest", "query"]}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let http_key = created["key"].as_str().expect("secret").to_owned();
+    let key_id = created["id"].as_str().expect("id").to_owned();
+    for key in [&http_key, &cli_ingest] {
+        let accepted = client
+            .post(format!("{base}/v1/events"))
+            .bearer_auth(key)
+            .json(&json!({"session_id": "s", "category": "page interaction",
+                          "name": "pageview", "data": {}, "timestamp": "2021-01-01 09:15:27"}))
+            .send()
+            .await
+            .expect("ingest");
+        assert_eq!(accepted.status(), 202);
+    }
+    // Wrong scope, then revoked: both refused, both logged, neither logs the secret.
+    let forbidden = client
+        .get(format!("{base}/v1/keys"))
+        .bearer_auth(&cli_ingest)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(forbidden.status(), 403);
+    let listing = client
+        .get(format!("{base}/v1/keys"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("text");
+    let revoked = client
+        .delete(format!("{base}/v1/keys/{key_id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("revoke");
+    assert!(revoked.status().is_success());
+    let refused = client
+        .get(format!("{base}/v1/events"))
+        .bearer_auth(&http_key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 401);
+    drain(&client, &base, Duration::from_secs(30)).await;
+    let cli_list = eye(&["keys", "list", "--data-dir", data.to_str().expect("utf-8")]);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(
+        log.contains("/v1/keys"),
+        "the log misses the requests: {log}"
+    );
+    for secret in [&admin, &cli_ingest, &http_key] {
+        // The part after the prefix is the secret itself.
+        let body = secret.trim_start_matches("eye_");
+        assert!(
+            files_holding(&data, body.as_bytes()).is_empty(),
+            "a data file holds a key: {:?}",
+            files_holding(&data, body.as_bytes())
+        );
+        assert!(!log.contains(body), "the server log holds a key");
+        assert!(!listing.contains(body), "GET /v1/keys shows a secret");
+        assert!(
+            !String::from_utf8_lossy(&cli_list.stdout).contains(body),
+            "eye keys list shows a secret"
+        );
+    }
+}

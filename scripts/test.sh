@@ -64,8 +64,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 
+echo "== crash-consistency harness (3 cycles each; the full run is 20: see RELIABILITY.md)"
+cargo build --locked -p eye -p eye-bench -p eye-crash
+"$CARGO_TARGET_DIR/debug/eye-crash" --cycles 3 --eye "$CARGO_TARGET_DIR/debug/eye"
+"$CARGO_TARGET_DIR/debug/eye-crash" --cycles 4 --scale-out --eye "$CARGO_TARGET_DIR/debug/eye"
+
 echo "== benchmark tool (seconds-long smoke run; no timing is asserted)"
-cargo build --locked -p eye -p eye-bench
 "$CARGO_TARGET_DIR/debug/eye-bench" --smoke --eye "$CARGO_TARGET_DIR/debug/eye" >/dev/null
 "$CARGO_TARGET_DIR/debug/eye-bench" --smoke --scale-out --eye "$CARGO_TARGET_DIR/debug/eye" >/dev/null
 

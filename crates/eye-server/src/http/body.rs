@@ -59,6 +59,24 @@ pub async fn read_events(
             ),
         )
     })??;
+    events_from_bytes(bytes, gzipped, limits)
+}
+
+/// The events of a body already read (gzip-compressed when `gzipped`): decompression within
+/// the cap, strict JSON, one of the three shapes, and the batch limit. Pure, for the fuzz
+/// targets and property tests as much as for `read_events`.
+pub fn events_from_bytes(
+    bytes: Vec<u8>,
+    gzipped: bool,
+    limits: &BodyLimits,
+) -> Result<Vec<Value>, Refusal> {
+    if bytes.len() > limits.max_body_bytes {
+        return Err(ApiError::payload_too_large(format!(
+            "the body is over the limit of {} bytes: send fewer events per request",
+            limits.max_body_bytes
+        ))
+        .into());
+    }
     let bytes = if gzipped {
         gunzip(&bytes, limits.max_decompressed_bytes)?
     } else {

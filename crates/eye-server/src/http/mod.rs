@@ -2,9 +2,9 @@
 
 mod access_log;
 mod auth;
-mod body;
+pub mod body;
 mod console;
-mod cursor;
+pub mod cursor;
 mod error;
 mod errors;
 mod health;
@@ -12,7 +12,7 @@ mod ingest;
 mod keys;
 mod live;
 mod openapi;
-mod params;
+pub mod params;
 mod query;
 mod rate_limit;
 mod schemas;

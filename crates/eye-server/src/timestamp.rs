@@ -18,17 +18,18 @@ const NAIVE: &[BorrowedFormatItem<'_>] = format_description!(
 const OUTPUT: &[BorrowedFormatItem<'_>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
-/// Parses any accepted form; `None` for anything unparsable or impossible (`2021-02-30`).
+/// Parses any accepted form; `None` for anything unparsable or impossible (`2021-02-30`),
+/// and for instants outside years 0000-9999 in UTC, which the output form (RFC 3339) cannot
+/// print in a way that parses back (`-2021-04-01 09:15:37`, found by the fuzzer).
 pub fn parse(text: &str) -> Option<OffsetDateTime> {
     if fraction_digits(text) > 9 {
         return None;
     }
-    if let Ok(parsed) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(parsed.to_offset(UtcOffset::UTC));
-    }
-    PrimitiveDateTime::parse(text, NAIVE)
-        .ok()
-        .map(PrimitiveDateTime::assume_utc)
+    let parsed = match OffsetDateTime::parse(text, &Rfc3339) {
+        Ok(parsed) => parsed.to_offset(UtcOffset::UTC),
+        Err(_) => PrimitiveDateTime::parse(text, NAIVE).ok()?.assume_utc(),
+    };
+    (0..=9999).contains(&parsed.year()).then_some(parsed)
 }
 
 /// Digits after the seconds' decimal point (the parsers would silently take more than nine).
@@ -73,6 +74,18 @@ pub fn now_micros() -> Micros {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_years_the_output_form_can_print_are_accepted() {
+        assert!(parse("-2021-04-01 09:15:37.24").is_none());
+        assert!(parse("0000-01-01T00:30:00+01:00").is_none());
+        let earliest = parse("0000-01-01T00:00:00Z").expect("year 0");
+        assert_eq!(
+            parse(&format_micros(to_micros(earliest))).map(to_micros),
+            Some(to_micros(earliest))
+        );
+        assert!(parse("9999-12-31 23:59:59.999999").is_some());
+    }
 
     fn micros(text: &str) -> Micros {
         to_micros(parse(text).unwrap_or_else(|| panic!("{text} should parse")))

@@ -26,7 +26,9 @@ pub fn parse(text: &str) -> Option<OffsetDateTime> {
         return None;
     }
     let parsed = match OffsetDateTime::parse(text, &Rfc3339) {
-        Ok(parsed) => parsed.to_offset(UtcOffset::UTC),
+        // `to_offset` panics when UTC falls outside the supported years (found by the fuzzer:
+        // `9999-12-31T23:59:59.99999-15:29`); the checked form refuses instead.
+        Ok(parsed) => parsed.checked_to_offset(UtcOffset::UTC)?,
         Err(_) => PrimitiveDateTime::parse(text, NAIVE).ok()?.assume_utc(),
     };
     (0..=9999).contains(&parsed.year()).then_some(parsed)
@@ -85,6 +87,7 @@ mod tests {
             Some(to_micros(earliest))
         );
         assert!(parse("9999-12-31 23:59:59.999999").is_some());
+        assert!(parse("9999-12-31T23:59:59.99999-15:29").is_none());
     }
 
     fn micros(text: &str) -> Micros {

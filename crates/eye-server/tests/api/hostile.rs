@@ -169,6 +169,7 @@ fn body_cases() -> Vec<Case> {
         post("timestamp 9999-99-99", with("timestamp", json!("9999-99-99")), 422, "invalid_timestamp"),
         post("timestamp a huge number", with("timestamp", json!(1e20)), 422, "invalid_field"),
         post("timestamp year 275760", with("timestamp", json!("275760-09-13T00:00:00Z")), 422, "invalid_timestamp"),
+        post("timestamp past year 9999 in UTC", with("timestamp", json!("9999-12-31T23:59:59.99999-15:29")), 422, "invalid_timestamp"),
         post("timestamp far future", with("timestamp", json!("2999-01-01 00:00:00")), 422, "timestamp_in_future"),
         accepted("SQL in the category, stored verbatim", with("category", json!(SQL_CATEGORY))),
         post_with_headers("text/plain", &[("content-type", "text/plain")], serde_json::to_vec(&event()).expect("json"), 415, "unsupported_media_type"),

@@ -55,6 +55,9 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // A client that closes its sending side after the request still gets the answer
+        // (without this, hyper drops the connection, and the answer, on that EOF).
+        .half_close(true)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {

@@ -19,7 +19,8 @@ use crate::replay::{self, ReplayFilter};
 use crate::store::{ErrorQuery, Order, Position};
 use crate::timestamp::{self, format_micros};
 
-const ERROR_PARAMS: &[&str] = &[
+pub(crate) const SUMMARY_PARAMS: &[&str] = &["from", "to"];
+pub(crate) const ERROR_PARAMS: &[&str] = &[
     "code", "app", "category", "name", "from", "to", "order", "limit", "cursor",
 ];
 
@@ -95,7 +96,7 @@ pub async fn summary(
     _: Authorized<QueryScope>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ErrorSummary>, ApiError> {
-    let params = Params::parse(raw.as_deref(), &["from", "to"])?;
+    let params = Params::parse(raw.as_deref(), SUMMARY_PARAMS)?;
     let counts = state
         .store
         .error_counts(params.time("from")?, params.time("to")?)

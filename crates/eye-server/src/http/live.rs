@@ -35,6 +35,8 @@ impl Filters {
     }
 }
 
+pub(crate) const LIVE_PARAMS: &[&str] = &["session_id", "category", "name", "app"];
+
 #[utoipa::path(
     get, path = "/v1/events/live", tag = "query",
     security(("bearer" = [])),
@@ -57,7 +59,7 @@ pub async fn live(
     _: Authorized<QueryScope>,
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let params = Params::parse(raw.as_deref(), &["session_id", "category", "name", "app"])?;
+    let params = Params::parse(raw.as_deref(), LIVE_PARAMS)?;
     let filters = Filters {
         session_id: params.identifier("session_id")?,
         category: params.identifier("category")?,

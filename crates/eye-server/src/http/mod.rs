@@ -97,6 +97,17 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("DELETE", "/v1/keys/{id}", Some("admin")),
 ];
 
+/// Every query parameter of every route that takes some, for the hostile-input tests: each
+/// handler parses its query string with the same list.
+pub const QUERY_PARAMETERS: &[(&str, &[&str])] = &[
+    ("/v1/events", query::EVENT_PARAMS),
+    ("/v1/sessions/{session_id}", query::SESSION_PARAMS),
+    ("/v1/errors", errors::ERROR_PARAMS),
+    ("/v1/errors/summary", errors::SUMMARY_PARAMS),
+    ("/v1/events/live", live::LIVE_PARAMS),
+    ("/v1/schemas/{category}/{name}", schemas::SCHEMA_PARAMS),
+];
+
 /// The routes of this node's role, with JSON fallbacks and the access log.
 pub fn router(state: AppState) -> Router {
     let role = state.config.role;

@@ -16,7 +16,7 @@ use crate::store::{EventQuery, Order, Position};
 use crate::timestamp::format_micros;
 use crate::validation::{MAX_NAME_CHARS, check_identifier};
 
-const EVENT_PARAMS: &[&str] = &[
+pub(crate) const EVENT_PARAMS: &[&str] = &[
     "session_id",
     "category",
     "name",
@@ -27,7 +27,7 @@ const EVENT_PARAMS: &[&str] = &[
     "limit",
     "cursor",
 ];
-const SESSION_PARAMS: &[&str] = &["order", "limit", "cursor"];
+pub(crate) const SESSION_PARAMS: &[&str] = &["order", "limit", "cursor"];
 
 #[utoipa::path(
     get, path = "/v1/events", tag = "query",

@@ -24,6 +24,8 @@ use crate::validation::{
 
 type TypePath = Result<Path<(String, String)>, PathRejection>;
 
+pub(crate) const SCHEMA_PARAMS: &[&str] = &["version"];
+
 #[utoipa::path(
     get, path = "/v1/schemas", tag = "schemas",
     security(("bearer" = [])),
@@ -68,7 +70,7 @@ pub async fn get(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SchemaInfo>, ApiError> {
     let (category, name) = event_type(path)?;
-    let version = Params::parse(raw.as_deref(), &["version"])?.integer("version")?;
+    let version = Params::parse(raw.as_deref(), SCHEMA_PARAMS)?.integer("version")?;
     let record = state.store.schema(&category, &name, version).await?;
     let record = record
         .ok_or_else(|| ApiError::not_found(format!("no schema for ({category:?}, {name:?})")))?;

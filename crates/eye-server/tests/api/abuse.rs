@@ -187,3 +187,37 @@ async fn connections_over_the_cap_get_503_and_the_server_recovers() {
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_not_ready_in_time_is_503_request_timeout() {
+    // The body deadline is longer than the answer deadline, so a stalled body keeps the
+    // handler busy until the answer deadline strikes.
+    let app = spawn_with(|config| {
+        config.body_timeout_secs = 30;
+        config.request_timeout_secs = 1;
+    })
+    .await;
+    let mut stream = TcpStream::connect(address(&app.base))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[",
+        app.ingest_key
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("an answer within the deadline")
+        .expect("read");
+    let text = String::from_utf8_lossy(&answer[..read]);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("\"request_timeout\""), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 1"),
+        "{text}"
+    );
+    // Others are served meanwhile and afterwards.
+    let response = app.ingest(&pageview("s", "2021-01-01 09:15:27")).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}

@@ -63,7 +63,6 @@ pub async fn closed_loop(
     connections: usize,
     batch: usize,
     duration: Duration,
-    path: &str,
 ) -> Outcome {
     let client = http_client(connections);
     let deadline = Instant::now() + duration;
@@ -76,12 +75,7 @@ pub async fn closed_loop(
     let started = Instant::now();
     let tasks: Vec<_> = (0..connections)
         .map(|connection| {
-            let (client, url, key, path) = (
-                client.clone(),
-                url.to_owned(),
-                key.to_owned(),
-                path.to_owned(),
-            );
+            let (client, url, key) = (client.clone(), url.to_owned(), key.to_owned());
             let (merged, events, requests, failures) = (
                 Arc::clone(&merged),
                 Arc::clone(&events),
@@ -99,7 +93,7 @@ pub async fn closed_loop(
                     let body: Vec<Value> = (0..batch).map(|_| source.next(&timestamp)).collect();
                     let sent = Instant::now();
                     let ok = client
-                        .post(format!("{url}{path}"))
+                        .post(format!("{url}/v1/events"))
                         .bearer_auth(&key)
                         .json(&body)
                         .send()

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Settings, Target, drain, queue_depth, stored_total};
+use super::{Settings, Target, batches_of_100, drain, queue_depth, stored_total};
 use crate::load;
 use crate::processes;
 use crate::report::Row;
@@ -24,15 +24,7 @@ pub struct Capacity {
 /// less than one second's worth of events is left queued.
 pub async fn capacity(target: &Target, settings: &Settings, raw: f64) -> Capacity {
     drain(target).await;
-    load::closed_loop(
-        &target.url,
-        &target.ingest,
-        16,
-        100,
-        settings.duration,
-        "/v1/events",
-    )
-    .await;
+    batches_of_100(target, settings.duration).await;
     let (backlog_start, drain_start) = (stored_total(target).await, Instant::now());
     drain(target).await;
     let drained = stored_total(target).await - backlog_start;

@@ -18,7 +18,7 @@ use eye_server::model::{ErrorEntry, EventRecord};
 
 use crate::deployment::Deployment;
 use crate::events::EventSource;
-use crate::load::http_client;
+use crate::load::{self, http_client};
 use crate::processes::{self, Process};
 
 pub struct Settings {
@@ -97,6 +97,11 @@ pub fn start_eye(eye: &Path, deployment: Deployment) -> anyhow::Result<Target> {
         process: Some(process),
         deployment: Some(deployment),
     })
+}
+
+/// Scenario 2's load: 16 connections posting batches of 100 back to back.
+pub async fn batches_of_100(target: &Target, duration: Duration) -> load::Outcome {
+    load::closed_loop(&target.url, &target.ingest, 16, 100, duration).await
 }
 
 /// Waits (at most two minutes) until the queue is empty, so that no phase inherits the

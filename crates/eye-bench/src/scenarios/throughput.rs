@@ -9,7 +9,7 @@ use eye_server::model::QueueMessage;
 use eye_server::store::Store;
 use eye_server::timestamp;
 
-use super::{Settings, Target, drain, record};
+use super::{Settings, Target, batches_of_100, drain, record};
 use crate::deployment::{Backend, Deployment};
 use crate::events::EventSource;
 use crate::load::{self, Outcome};
@@ -33,7 +33,6 @@ pub async fn single_events_against_responder(
             settings.connections,
             1,
             settings.duration,
-            "/v1/events",
         )
         .await;
         baseline.push(bare.requests_per_second());
@@ -43,7 +42,6 @@ pub async fn single_events_against_responder(
             settings.connections,
             1,
             settings.duration,
-            "/v1/events",
         )
         .await;
         eye.push(single.events_per_second());
@@ -92,15 +90,7 @@ pub async fn batches_against_raw_inserts(
     let mut failures = 0;
     for round in 0..settings.repeat {
         raw.push(raw_inserts(store.as_ref(), settings, round as u64).await?);
-        let batches = load::closed_loop(
-            &target.url,
-            &target.ingest,
-            16,
-            100,
-            settings.duration,
-            "/v1/events",
-        )
-        .await;
+        let batches = batches_of_100(target, settings.duration).await;
         eye.push(batches.events_per_second());
         failures += batches.failures;
         drain(target).await;

@@ -37,10 +37,19 @@ impl RateLimiter {
     pub fn take(&self, app: &str, events: usize, now: Instant) -> Result<(), Duration> {
         let cost = events as f64;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets.entry(app.to_owned()).or_insert(Bucket {
-            tokens: self.burst,
-            updated: now,
-        });
+        // Look up before inserting: `entry` would allocate the key on every request.
+        if !buckets.contains_key(app) {
+            buckets.insert(
+                app.to_owned(),
+                Bucket {
+                    tokens: self.burst,
+                    updated: now,
+                },
+            );
+        }
+        let Some(bucket) = buckets.get_mut(app) else {
+            return Ok(());
+        };
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.per_second).min(self.burst);
         bucket.updated = now;

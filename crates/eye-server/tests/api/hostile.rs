@@ -379,6 +379,12 @@ fn query_cases() -> Vec<Case> {
     ]
 }
 
+/// `POST /v1/events` as raw bytes: the request line, `Host`, `auth`, then `headers` (each
+/// ending in CRLF), the blank line and `body`.
+fn post_raw(auth: &str, headers: &str, body: &str) -> Vec<u8> {
+    format!("POST /v1/events HTTP/1.1\r\nHost: x\r\n{auth}{headers}\r\n{body}").into_bytes()
+}
+
 /// Requests that cannot be built with an HTTP client: lying lengths and header floods.
 fn raw_cases(app: &TestApp) -> Vec<(&'static str, Vec<u8>, u16, Option<&'static str>)> {
     let auth = format!("Authorization: Bearer {}\r\n", app.ingest_key);
@@ -387,49 +393,69 @@ fn raw_cases(app: &TestApp) -> Vec<(&'static str, Vec<u8>, u16, Option<&'static 
     vec![
         (
             "Content-Length longer than the body",
-            format!("POST /v1/events HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{event}").into_bytes(),
+            post_raw(
+                &auth,
+                "Content-Type: application/json\r\nContent-Length: 100000\r\n",
+                &event,
+            ),
             400,
             Some("invalid_body"),
         ),
         (
             "Content-Length shorter than the body",
-            format!("POST /v1/events HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{event}").into_bytes(),
+            post_raw(
+                &auth,
+                "Content-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n",
+                &event,
+            ),
             400,
             Some("malformed_json"),
         ),
         (
             "Content-Length not a number",
-            format!("POST /v1/events HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: lots\r\n\r\n{event}").into_bytes(),
+            post_raw(&auth, "Content-Length: lots\r\n", &event),
             400,
             None,
         ),
         (
             "two different Content-Lengths",
-            format!("POST /v1/events HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 3\r\nContent-Length: 4\r\n\r\n{event}").into_bytes(),
+            post_raw(&auth, "Content-Length: 3\r\nContent-Length: 4\r\n", &event),
             400,
             None,
         ),
         (
             "broken chunked encoding",
-            format!("POST /v1/events HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{event}\r\n0\r\n\r\n").into_bytes(),
+            post_raw(
+                &auth,
+                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+                &format!("zz\r\n{event}\r\n0\r\n\r\n"),
+            ),
             400,
             Some("invalid_body"),
         ),
         (
             "500 headers",
-            format!("POST /v1/events HTTP/1.1\r\nHost: x\r\n{auth}{flood}Content-Length: 2\r\n\r\n{{}}").into_bytes(),
+            post_raw(&auth, &format!("{flood}Content-Length: 2\r\n"), "{}"),
             431,
             None,
         ),
         (
             "a 1 MB header",
-            format!("GET /v1/events HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "x".repeat(1024 * 1024)).into_bytes(),
+            format!(
+                "GET /v1/events HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "x".repeat(1024 * 1024)
+            )
+            .into_bytes(),
             431,
             None,
         ),
         (
             "a key of 10,000 characters",
-            format!("GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n", "k".repeat(10_000)).into_bytes(),
+            format!(
+                "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+                "k".repeat(10_000)
+            )
+            .into_bytes(),
             401,
             Some("unauthorized"),
         ),

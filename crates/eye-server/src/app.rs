@@ -114,6 +114,7 @@ impl Application {
                     queue: Arc::clone(queue),
                     store: Arc::clone(&state.store),
                     batch_size: state.config.worker_batch_size,
+                    linger: Duration::from_millis(state.config.worker_linger_ms),
                     max_attempts: state.config.max_attempts,
                     live: Some(state.live.clone()),
                     lag: Arc::clone(&lag),

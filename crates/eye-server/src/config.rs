@@ -37,6 +37,10 @@ pub struct Config {
     pub max_queue_depth: u64,
     /// Most messages the worker writes to the store in one transaction.
     pub worker_batch_size: usize,
+    /// Under load, the worker starts a store transaction at most this often (unless a full
+    /// batch is waiting), so that each commit and its fsync carry many events rather than a
+    /// few. Adds up to this much lag; 0 writes as soon as anything is queued.
+    pub worker_linger_ms: u64,
     /// The raw input kept with an error record is cut to this many bytes.
     pub max_raw_error_bytes: usize,
     /// `text` (default) or `json` log lines.
@@ -174,6 +178,7 @@ impl Default for Config {
             reject_unknown_event_types: false,
             max_queue_depth: 1_000_000,
             worker_batch_size: 1000,
+            worker_linger_ms: 10,
             max_raw_error_bytes: 8 * 1024,
             log_format: LogFormat::Text,
             role: Role::All,
@@ -236,7 +241,7 @@ impl Config {
         Ok(config)
     }
 
-    const ENV_KEYS: [&'static str; 31] = [
+    const ENV_KEYS: [&'static str; 32] = [
         "rate_limit_events_per_second",
         "rate_limit_burst_events",
         "max_connections",
@@ -266,6 +271,7 @@ impl Config {
         "reject_unknown_event_types",
         "max_queue_depth",
         "worker_batch_size",
+        "worker_linger_ms",
         "max_raw_error_bytes",
         "log_format",
     ];

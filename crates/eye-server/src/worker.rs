@@ -35,6 +35,9 @@ pub struct Worker {
     pub queue: Arc<dyn Queue>,
     pub store: Arc<dyn Store>,
     pub batch_size: usize,
+    /// Under load, the least time between the starts of two store writes (unless a full
+    /// batch is waiting): fewer, bigger commits. Zero writes as soon as anything is read.
+    pub linger: Duration,
     pub max_attempts: u32,
     /// Where stored events are announced (the live feed); `None` announces nothing.
     pub live: Option<LiveFeed>,
@@ -49,54 +52,113 @@ enum Written {
 }
 
 impl Worker {
+    /// Stores batch after batch. Under load the three steps overlap: while one batch is
+    /// written to the store, the previous one is acknowledged and the next one read, so the
+    /// store's single writer is never left waiting on the queue.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut current: Vec<Delivery> = Vec::new();
+        let mut unacknowledged: Vec<u64> = Vec::new();
         loop {
-            let received = tokio::select! {
-                () = shutdown.cancelled() => break,
-                received = self.queue.receive(self.batch_size, IDLE_WAIT) => received,
-            };
-            match received {
-                Ok(deliveries) if deliveries.is_empty() => self.lag.set(Duration::ZERO),
-                Ok(deliveries) => {
-                    if !self.process(deliveries, &shutdown).await {
-                        return;
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(%error, "queue receive failed");
-                    if !pause(&mut MAX_BACKOFF.clone(), &shutdown).await {
-                        break;
-                    }
-                }
+            if shutdown.is_cancelled() {
+                break;
             }
+            if current.is_empty() {
+                // Nothing read ahead: settle what is stored, then wait for more.
+                if !self
+                    .ack(std::mem::take(&mut unacknowledged), &shutdown)
+                    .await
+                {
+                    return;
+                }
+                current = tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    received = self.receive(IDLE_WAIT, &shutdown) => received,
+                };
+                if current.is_empty() {
+                    self.lag.set(Duration::ZERO);
+                }
+                continue;
+            }
+            let started = tokio::time::Instant::now();
+            let tokens: Vec<u64> = current.iter().map(|d| d.token).collect();
+            let (stored, acknowledged, next) = tokio::join!(
+                self.process(std::mem::take(&mut current), &shutdown),
+                self.ack(std::mem::take(&mut unacknowledged), &shutdown),
+                self.receive(Duration::ZERO, &shutdown),
+            );
+            if !stored || !acknowledged {
+                return;
+            }
+            unacknowledged = tokens;
+            current = next;
+            self.gather_more(&mut current, started, &shutdown).await;
         }
-        self.drain().await;
+        self.drain(current, unacknowledged).await;
     }
 
-    async fn drain(&self) {
-        let deadline = tokio::time::Instant::now() + DRAIN_DEADLINE;
+    /// When events are still arriving but not a batch's worth, lets more gather until
+    /// `linger` after the previous write started, then tops the batch up.
+    async fn gather_more(
+        &self,
+        batch: &mut Vec<Delivery>,
+        previous_write: tokio::time::Instant,
+        shutdown: &CancellationToken,
+    ) {
+        if batch.is_empty() || batch.len() >= self.batch_size {
+            return;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep_until(previous_write + self.linger) => {}
+        }
+        let room = self.batch_size - batch.len();
+        if let Ok(more) = self.queue.receive(room, Duration::ZERO).await {
+            batch.extend(more);
+        }
+    }
+
+    /// Up to a batch from the queue; an error is logged and paused on, and reads as empty.
+    async fn receive(&self, wait: Duration, shutdown: &CancellationToken) -> Vec<Delivery> {
+        match self.queue.receive(self.batch_size, wait).await {
+            Ok(deliveries) => deliveries,
+            Err(error) => {
+                tracing::error!(%error, "queue receive failed");
+                pause(&mut MAX_BACKOFF.clone(), shutdown).await;
+                Vec::new()
+            }
+        }
+    }
+
+    /// After shutdown: settles what is stored, then keeps storing what is queued (the batch
+    /// already read first) until the queue is empty or the drain deadline passes; the rest
+    /// waits for the next start.
+    async fn drain(&self, mut pending: Vec<Delivery>, unacknowledged: Vec<u64>) {
         let never = CancellationToken::new();
-        while tokio::time::Instant::now() < deadline {
-            match self.queue.receive(self.batch_size, Duration::ZERO).await {
-                Ok(deliveries) if !deliveries.is_empty() => {
-                    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-                    if tokio::time::timeout(remaining, self.process(deliveries, &never))
-                        .await
-                        .is_err()
-                    {
-                        break;
+        let drained = async {
+            if !self.ack(unacknowledged, &never).await {
+                return;
+            }
+            loop {
+                if pending.is_empty() {
+                    match self.queue.receive(self.batch_size, Duration::ZERO).await {
+                        Ok(deliveries) if !deliveries.is_empty() => pending = deliveries,
+                        _ => return,
                     }
                 }
-                _ => break,
+                let tokens = pending.iter().map(|d| d.token).collect();
+                let batch = std::mem::take(&mut pending);
+                if !(self.process(batch, &never).await && self.ack(tokens, &never).await) {
+                    return;
+                }
             }
-        }
+        };
+        let _ = tokio::time::timeout(DRAIN_DEADLINE, drained).await;
     }
 
-    /// Stores then acknowledges one batch. Returns false when shutdown came first (the batch
-    /// stays queued and is delivered again).
+    /// Stores one batch (it is acknowledged later, by the caller). Returns false when
+    /// shutdown came first (the batch stays queued and is delivered again).
     async fn process(&self, deliveries: Vec<Delivery>, shutdown: &CancellationToken) -> bool {
         let started = Instant::now();
-        let tokens: Vec<u64> = deliveries.iter().map(|d| d.token).collect();
         let oldest = deliveries
             .iter()
             .map(|d| received_at(&d.message))
@@ -109,14 +171,21 @@ impl Worker {
             Written::Done(outcome) => {
                 metrics::batch_stored(&outcome, messages.len(), started.elapsed(), lag);
                 self.announce(&messages);
+                true
             }
-            Written::Stopped => return false,
+            Written::Stopped => false,
             Written::Refused(reason) => {
                 tracing::warn!(%reason, size = messages.len(), "the store refused a batch; retrying its messages one by one");
-                if !self.isolate(&messages, shutdown).await {
-                    return false;
-                }
+                self.isolate(&messages, shutdown).await
             }
+        }
+    }
+
+    /// Acknowledges stored messages, retrying until the queue takes it; false when shutdown
+    /// came first (they are delivered again, and storing them again changes nothing).
+    async fn ack(&self, tokens: Vec<u64>, shutdown: &CancellationToken) -> bool {
+        if tokens.is_empty() {
+            return true;
         }
         let mut backoff = FIRST_BACKOFF;
         while let Err(error) = self.queue.ack(tokens.clone()).await {

@@ -8,6 +8,11 @@ use crate::processes;
 use crate::report::Row;
 
 const SCENARIO: &str = "5 pipeline capacity";
+/// Each unstable phase lowers the offered rate by this fraction: fine enough that the
+/// figure found is within a few percent of the true capacity.
+const STEP_DOWN: f64 = 0.08;
+/// Phases tried before giving up (from 95% of the worker's rate down to about 55% of it).
+const MAX_PHASES: usize = 8;
 
 /// What scenario 5 found: its rows, and the sustained rate (for scenario 4's second run).
 pub struct Capacity {
@@ -19,7 +24,7 @@ pub struct Capacity {
 /// `settings.capacity_duration` while the worker stores everything into the indexed store.
 ///
 /// First the worker alone: a backlog built by a closed-loop flood, drained with no load.
-/// Then open-loop ingest (batches of 100) from just under that rate, stepping down by 15%
+/// Then open-loop ingest (batches of 100) from just under that rate, stepping down by 8%
 /// until a phase ends stable: the worker stored at least 97% of what was acknowledged and
 /// less than one second's worth of events is left queued.
 pub async fn capacity(target: &Target, settings: &Settings, raw: f64) -> Capacity {
@@ -31,7 +36,7 @@ pub async fn capacity(target: &Target, settings: &Settings, raw: f64) -> Capacit
     let alone = drained / drain_start.elapsed().as_secs_f64().max(1e-3);
     let mut rows = vec![Row::new(SCENARIO, "stored/s, worker alone", alone, "ev/s").against(raw)];
     let mut rate = (alone * 0.95).max(100.0) as u64;
-    for _ in 0..6 {
+    for _ in 0..MAX_PHASES {
         let phase = offer(target, settings, rate).await;
         let seconds = settings.capacity_duration.as_secs();
         let stable =
@@ -59,7 +64,7 @@ pub async fn capacity(target: &Target, settings: &Settings, raw: f64) -> Capacit
             };
         }
         drain(target).await;
-        rate = (rate as f64 * 0.85) as u64;
+        rate = (rate as f64 * (1.0 - STEP_DOWN)) as u64;
     }
     rows.push(Row::new(
         SCENARIO,

@@ -213,7 +213,17 @@ fn write_loop(
 }
 
 /// Writes every command of `batch` in one transaction; returns (published, acknowledged).
+///
+/// Only publishes need their commit fsynced. A commit of acknowledgements alone is not
+/// (`synchronous=NORMAL` for that transaction): a power cut may undo it, and then the
+/// messages are delivered again and the store, which ignores what it already holds, changes
+/// nothing. The next fsynced commit makes it durable along with everything before it in the
+/// log.
 fn commit(connection: &mut Connection, batch: &[Command]) -> rusqlite::Result<(u64, u64)> {
+    let durable = batch
+        .iter()
+        .any(|command| matches!(command, Command::Publish(..)));
+    connection.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
     let transaction = connection.transaction()?;
     let (mut published, mut acked) = (0, 0);
     {

@@ -225,3 +225,29 @@ fn remote_references_are_refused_not_fetched() {
     assert!(compile_schema(&json!({"type": "nonsense"})).is_err());
     assert!(compile_schema(&json!(3)).is_err());
 }
+
+#[test]
+fn a_nul_in_data_is_pointed_at_exactly() {
+    let nested = with("data", json!({"items": [{"ok": "x"}, {"a/b": "x\u{0}y"}]}));
+    assert_eq!(
+        rejected(&nested),
+        (RejectCode::InvalidField, Some("/data/items/1/a~1b".into()))
+    );
+    let in_key = with("data", json!({"clean": 1, "bad\u{0}key": true}));
+    assert_eq!(
+        rejected(&in_key),
+        (RejectCode::InvalidField, Some("/data/bad\u{0}key".into()))
+    );
+}
+
+#[test]
+fn a_rejection_keeps_the_hints_it_can_read() {
+    let rejection = verdict(&with("timestamp", json!("not a time"))).expect_err("rejected");
+    assert_eq!(rejection.code, RejectCode::InvalidTimestamp);
+    assert_eq!(rejection.category.as_deref(), Some("page interaction"));
+    assert_eq!(rejection.name.as_deref(), Some("pageview"));
+    assert_eq!(
+        rejection.session_id.as_deref(),
+        Some("e2085be5-9137-4e4e-80b5-f1ffddc25423")
+    );
+}

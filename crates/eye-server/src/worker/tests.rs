@@ -1,5 +1,7 @@
 //! The worker against a real store and queue: a message the store refuses ends in the error
-//! store after `max_attempts`, and the rest of its batch is stored.
+//! store after `max_attempts`, and the rest of its batch is stored; with batches overlapping
+//! (store, acknowledge and read at once) and lingering, every message is stored exactly once
+//! and acknowledged, also when shutdown comes with a batch already read.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use crate::ids;
 use crate::model::{EventRecord, QueueMessage};
 use crate::queue::{Queue, SqliteQueue};
 use crate::store::tests::{Harness, postgres_harness};
-use crate::store::{ErrorQuery, EventQuery};
+use crate::store::{ErrorQuery, EventQuery, SqliteStore, Store};
 
 fn event(session: &str, data: &str) -> EventRecord {
     EventRecord {
@@ -50,6 +52,7 @@ async fn a_refused_message_is_quarantined_and_its_batch_stored() {
         queue: Arc::clone(&queue),
         store: Arc::clone(&store),
         batch_size: 10,
+        linger: Duration::ZERO,
         max_attempts: 3,
         live: None,
         lag: Default::default(),
@@ -95,5 +98,114 @@ async fn a_refused_message_is_quarantined_and_its_batch_stored() {
         errors[0].message.contains("3 times"),
         "{}",
         errors[0].message
+    );
+}
+
+const SESSIONS: usize = 7;
+
+/// An embedded store and queue in a temporary directory, and a worker over them.
+struct Embedded {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+}
+
+impl Embedded {
+    fn open() -> Embedded {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("store"));
+        let queue: Arc<dyn Queue> =
+            Arc::new(SqliteQueue::open(dir.path(), 1_000_000).expect("queue"));
+        Embedded {
+            _dir: dir,
+            store,
+            queue,
+        }
+    }
+
+    fn worker(&self, batch_size: usize, linger: Duration) -> Worker {
+        Worker {
+            queue: Arc::clone(&self.queue),
+            store: Arc::clone(&self.store),
+            batch_size,
+            linger,
+            max_attempts: 3,
+            live: None,
+            lag: Default::default(),
+        }
+    }
+
+    async fn publish(&self, count: usize) {
+        let messages = (0..count)
+            .map(|i| QueueMessage::Event(event(&format!("s-{}", i % SESSIONS), "{}")))
+            .collect();
+        self.queue.publish(messages).await.expect("publish");
+    }
+
+    /// Events stored, as the session summaries count them (each counts an event once).
+    async fn stored(&self) -> u64 {
+        let mut total = 0;
+        for session in 0..SESSIONS {
+            if let Some(summary) = self
+                .store
+                .session(&format!("s-{session}"))
+                .await
+                .expect("session")
+            {
+                total += summary.event_count;
+            }
+        }
+        total
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_lingering_batches_store_everything_once() {
+    let embedded = Embedded::open();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(
+        embedded
+            .worker(100, Duration::from_millis(5))
+            .run(stop.clone()),
+    );
+    // Published while the worker runs, in uneven chunks: some batches fill, some linger.
+    for chunk in [1, 250, 3, 999, 40, 1052] {
+        embedded.publish(chunk).await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    for _ in 0..400 {
+        if embedded.queue.depth().await.expect("depth") == 0 && embedded.stored().await == 2345 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    stop.cancel();
+    running.await.expect("worker");
+    assert_eq!(embedded.stored().await, 2345);
+    assert_eq!(embedded.queue.depth().await.expect("depth"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stores_and_acknowledges_what_was_already_read() {
+    let embedded = Embedded::open();
+    embedded.publish(3000).await;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(
+        embedded
+            .worker(500, Duration::from_millis(50))
+            .run(stop.clone()),
+    );
+    // Shut down while batches are in flight: the drain finishes them (3,000 events take far
+    // less than its five seconds).
+    while embedded.stored().await == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    stop.cancel();
+    running.await.expect("worker");
+    assert_eq!(embedded.stored().await, 3000);
+    assert_eq!(
+        embedded.queue.depth().await.expect("depth"),
+        0,
+        "every stored message is acknowledged before the worker returns"
     );
 }

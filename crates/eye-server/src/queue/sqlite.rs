@@ -14,7 +14,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::{Delivery, Queue, QueueError};
 use crate::model::QueueMessage;
-use crate::wal_checkpoint::Checkpointer;
+use crate::wal_checkpoint::{self, Checkpointer};
 
 /// Publishes merged into one transaction at most; bounds a commit's size and latency.
 const MAX_COMMANDS_PER_COMMIT: usize = 512;
@@ -43,6 +43,8 @@ impl SqliteQueue {
         std::fs::create_dir_all(dir).map_err(|e| unavailable(&e))?;
         let path = dir.join("queue.db");
         let writer = open_connection(&path).map_err(|e| unavailable(&e))?;
+        wal_checkpoint::bound_log(&writer, wal_checkpoint::QUEUE_LOG_PAGES)
+            .map_err(|e| unavailable(&e))?;
         writer
             .execute_batch(
                 "CREATE TABLE IF NOT EXISTS messages (
@@ -272,7 +274,8 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     // WAL with FULL sync: every commit is fsynced before the publish is answered.
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
-    // Checkpoints are the checkpoint thread's job, off the publish path.
+    // Checkpoints are the checkpoint thread's job, off the publish path (the writer finishes
+    // one only when the log grows long: see `wal_checkpoint`).
     connection.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(connection)
 }

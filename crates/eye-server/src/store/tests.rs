@@ -432,6 +432,34 @@ async fn sqlite_harness() -> Option<SqliteHarness> {
     Some(SqliteHarness(dir, store))
 }
 
+/// Under a steady stream of worker batches the embedded store's write-ahead log stays
+/// bounded: the writer completes a checkpoint once the log is long, so it restarts instead
+/// of growing with the traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_log_stays_bounded_under_steady_writes() {
+    let harness = sqlite_harness().await.expect("sqlite");
+    let store = harness.store();
+    let data = format!(r#"{{"note":"{}"}}"#, "x".repeat(1_000));
+    // 60,000 events of about 1.2 KB, with their index entries: some 300 MB of log.
+    for batch in 0..60 {
+        let messages: Arc<[QueueMessage]> = (0..1000)
+            .map(|n| {
+                let mut record = event("shop", &format!("s-{n}"), "view", batch * 1000 + n, None);
+                record.data = data.clone();
+                QueueMessage::Event(record)
+            })
+            .collect();
+        store.write_batch(messages).await.expect("write");
+    }
+    let log = harness.0.path().join("eye.db-wal");
+    let bytes = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let bound = u64::from(crate::wal_checkpoint::STORE_LOG_PAGES) * 4096;
+    assert!(
+        bytes < bound + 16 * 1024 * 1024,
+        "the log grew to {bytes} bytes (bound: {bound})"
+    );
+}
+
 /// A PostgreSQL store in a schema of its own, dropped when the test ends.
 pub(crate) struct PostgresHarness {
     schema: String,

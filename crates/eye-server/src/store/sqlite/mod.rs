@@ -18,7 +18,7 @@ use crate::model::{
     ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, SchemaVersion, Scope,
 };
 use crate::timestamp::Micros;
-use crate::wal_checkpoint::Checkpointer;
+use crate::wal_checkpoint::{self, Checkpointer};
 
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 8;
@@ -48,6 +48,7 @@ impl SqliteStore {
             .pragma_update(None, "cache_size", WRITER_CACHE_KIB)
             .map_err(from_sqlite)?;
         migrations::run(&mut writer).map_err(from_sqlite)?;
+        wal_checkpoint::bound_log(&writer, wal_checkpoint::STORE_LOG_PAGES).map_err(from_sqlite)?;
         let key_reader = Mutex::new(open_connection(&path)?);
         let checkpointer = Checkpointer::start(&path, "eye-store-checkpoint")
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -114,7 +115,8 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
-        // Checkpoints are the checkpoint thread's job, off the worker's commit path.
+        // Checkpoints are the checkpoint thread's job, off the worker's commit path (the
+        // writer finishes one only when the log grows long: see `wal_checkpoint`).
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(())
     };

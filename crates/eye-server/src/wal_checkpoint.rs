@@ -13,8 +13,8 @@
 //! each fsync slower. So the one connection that writes each database also checkpoints
 //! ([`bound_log`]) once its log passes a bound (16 MiB for the queue, 64 MiB for the store):
 //! the thread has already copied nearly all of it, so this is short, and since nothing else
-//! writes it completes; the next commit then restarts the log over blocks already allocated. Other connections never checkpoint
-//! (`wal_autocheckpoint = 0`).
+//! writes it completes; the next commit then restarts the log over blocks already allocated.
+//! Other connections never checkpoint (`wal_autocheckpoint = 0`).
 
 use std::path::Path;
 use std::sync::{Arc, Weak};

@@ -186,6 +186,8 @@ fn write_loop(
     depth: &AtomicU64,
     arrivals: &Notify,
 ) {
+    // The connection opens with `synchronous=FULL`; `commit` switches it only on a change.
+    let mut fsynced = true;
     while let Ok(first) = commands.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_COMMANDS_PER_COMMIT {
@@ -194,7 +196,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let outcome = commit(&mut connection, &batch);
+        let outcome = commit(&mut connection, &batch, &mut fsynced);
         match &outcome {
             Ok((published, acked)) => {
                 let _ = depth.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
@@ -221,11 +223,19 @@ fn write_loop(
 /// messages are delivered again and the store, which ignores what it already holds, changes
 /// nothing. The next fsynced commit makes it durable along with everything before it in the
 /// log.
-fn commit(connection: &mut Connection, batch: &[Command]) -> rusqlite::Result<(u64, u64)> {
+/// `fsynced` is the connection's current mode, kept so the pragma runs only on a change.
+fn commit(
+    connection: &mut Connection,
+    batch: &[Command],
+    fsynced: &mut bool,
+) -> rusqlite::Result<(u64, u64)> {
     let durable = batch
         .iter()
         .any(|command| matches!(command, Command::Publish(..)));
-    connection.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
+    if durable != *fsynced {
+        connection.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
+        *fsynced = durable;
+    }
     let transaction = connection.transaction()?;
     let (mut published, mut acked) = (0, 0);
     {

@@ -310,7 +310,6 @@ fn json_type(value: &Value) -> &'static str {
 
 /// What can be read of an invalid event, so its error record says which session and type it
 /// was meant for.
-#[derive(Clone)]
 struct Hints {
     category: Option<String>,
     name: Option<String>,

@@ -61,8 +61,9 @@ pub struct Config {
     /// Times a message the store refuses is retried before it goes to the error store as
     /// `processing_failed`.
     pub max_attempts: u32,
-    /// How long a key look-up is cached. Unset: 0 with the embedded store (revocation is
-    /// immediate), 1000 ms with PostgreSQL (every node sees a change within a second).
+    /// How long a key look-up is cached; 0 turns the cache off. Unset: with the embedded
+    /// store, until any process changes a key (revocation stays immediate); 1000 ms with
+    /// PostgreSQL (every node sees a change within a second).
     pub key_cache_ms: Option<u64>,
     /// Alert rules (TOML `[[alerts]]` tables); evaluated on the nodes that run a worker.
     pub alerts: Vec<AlertRule>,
@@ -336,8 +337,12 @@ impl Config {
     }
 
     pub fn key_cache(&self) -> Duration {
-        let default = if self.uses_postgres() { 1000 } else { 0 };
-        Duration::from_millis(self.key_cache_ms.unwrap_or(default))
+        match self.key_cache_ms {
+            Some(ms) => Duration::from_millis(ms),
+            None if self.uses_postgres() => Duration::from_millis(1000),
+            // The SQLite store marks every key change, so answers are kept until one.
+            None => Duration::MAX,
+        }
     }
 
     /// The rate limiter's bucket size, in events (see `rate_limit_burst_events`).

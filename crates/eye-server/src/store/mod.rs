@@ -188,6 +188,12 @@ pub trait Store: Send + Sync + 'static {
         hash: [u8; 32],
     ) -> Result<KeyRecord, StoreError>;
     async fn key_by_hash(&self, hash: [u8; 32]) -> Result<Option<KeyRecord>, StoreError>;
+    /// A value that changes whenever any process changes a key, for stores that can tell
+    /// cheaply; a key cache may keep answers read under the same value. `None`: the store
+    /// cannot tell, and caches rely on their time limit alone.
+    fn key_generation(&self) -> Option<u64> {
+        None
+    }
     async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
     /// Marks a key revoked; `NotFound` when there is no such key.
     async fn revoke_key(&self, id: &str) -> Result<KeyRecord, StoreError>;

@@ -4,6 +4,7 @@
 mod admin;
 mod errors;
 mod events;
+mod key_generation;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::model::{
 };
 use crate::timestamp::Micros;
 use crate::wal_checkpoint::{self, Checkpointer};
+use key_generation::KeyGeneration;
 
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 8;
@@ -34,6 +36,7 @@ pub struct SqliteStore {
     /// inline on this connection rather than through the blocking pool. WAL readers never
     /// wait for the writer.
     key_reader: Mutex<Connection>,
+    key_generation: KeyGeneration,
     _checkpointer: Checkpointer,
 }
 
@@ -50,6 +53,8 @@ impl SqliteStore {
         migrations::run(&mut writer).map_err(from_sqlite)?;
         wal_checkpoint::bound_log(&writer, wal_checkpoint::STORE_LOG_PAGES).map_err(from_sqlite)?;
         let key_reader = Mutex::new(open_connection(&path)?);
+        let key_generation =
+            KeyGeneration::open(dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let checkpointer = Checkpointer::start(&path, "eye-store-checkpoint")
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(SqliteStore {
@@ -58,6 +63,7 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             idle_readers: Arc::new(Mutex::new(Vec::new())),
             key_reader,
+            key_generation,
         })
     }
 
@@ -81,6 +87,20 @@ impl SqliteStore {
             result
         })
         .await
+    }
+
+    /// A write that changes keys, then the marker that tells key caches (in every process
+    /// on this directory) to read keys again. Bumped even when the write failed: a spare
+    /// bump costs one cache miss, a missing one would leave a revoked key working.
+    async fn write_keys<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let outcome = self.write(work).await;
+        if let Err(error) = self.key_generation.bump() {
+            tracing::error!(%error, "could not mark a key change: running servers may answer from a stale key cache until they restart");
+        }
+        outcome
     }
 
     async fn write<T: Send + 'static>(
@@ -179,7 +199,7 @@ impl Store for SqliteStore {
         hash: [u8; 32],
     ) -> Result<KeyRecord, StoreError> {
         let (app, scopes) = (app.to_owned(), scopes.to_vec());
-        self.write(move |connection| admin::create_key(connection, &app, &scopes, hash))
+        self.write_keys(move |connection| admin::create_key(connection, &app, &scopes, hash))
             .await
     }
 
@@ -188,13 +208,17 @@ impl Store for SqliteStore {
         admin::key_by_hash(&connection, hash).map_err(from_sqlite)
     }
 
+    fn key_generation(&self) -> Option<u64> {
+        Some(self.key_generation.current())
+    }
+
     async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         self.read(admin::keys).await
     }
 
     async fn revoke_key(&self, id: &str) -> Result<KeyRecord, StoreError> {
         let (id, wanted) = (id.to_owned(), id.to_owned());
-        self.write(move |connection| admin::revoke_key(connection, &id))
+        self.write_keys(move |connection| admin::revoke_key(connection, &id))
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no key has the id {wanted:?}")))
     }
@@ -205,7 +229,7 @@ impl Store for SqliteStore {
 
     async fn import_key(&self, key: &KeyRecord, hash: [u8; 32]) -> Result<(), StoreError> {
         let key = key.clone();
-        self.write(move |connection| admin::import_key(connection, &key, hash))
+        self.write_keys(move |connection| admin::import_key(connection, &key, hash))
             .await
     }
 

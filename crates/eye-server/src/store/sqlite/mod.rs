@@ -280,3 +280,25 @@ impl Store for SqliteStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod build_tests {
+    /// `.cargo/config.toml` passes these to the bundled SQLite; a build that lost them
+    /// (a moved config file, an overriding environment) would quietly sync and allocate
+    /// more slowly.
+    #[test]
+    fn the_bundled_sqlite_has_the_settings_of_cargo_config() {
+        let connection = rusqlite::Connection::open_in_memory().expect("open");
+        let options: Vec<String> = connection
+            .prepare("PRAGMA compile_options")
+            .expect("prepare")
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(
+            options.iter().any(|option| option == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
+}

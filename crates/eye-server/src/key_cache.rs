@@ -87,6 +87,18 @@ mod tests {
     use crate::model::Scope;
     use crate::store::{SqliteStore, Store};
 
+    /// A store in a fresh directory holding one ingest key for "shop", and that key's digest.
+    async fn store_with_key() -> (tempfile::TempDir, SqliteStore, [u8; 32]) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("store");
+        let hash = digest("eye_secret");
+        store
+            .create_key("shop", &[Scope::Ingest], hash)
+            .await
+            .expect("create");
+        (dir, store, hash)
+    }
+
     fn raw(dir: &std::path::Path) -> Connection {
         Connection::open(dir.join("eye.db")).expect("open eye.db")
     }
@@ -140,13 +152,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_answer_stands_while_the_store_cannot_be_read() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(dir.path()).expect("store");
-        let hash = digest("eye_secret");
-        store
-            .create_key("shop", &[Scope::Ingest], hash)
-            .await
-            .expect("create");
+        let (dir, store, hash) = store_with_key().await;
         let cache = KeyCache::new(Duration::from_millis(1));
         assert!(cache.lookup(&store, hash).await.expect("look up").is_some());
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -167,13 +173,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_time_limit_reads_the_store_every_time() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(dir.path()).expect("store");
-        let hash = digest("eye_secret");
-        store
-            .create_key("shop", &[Scope::Ingest], hash)
-            .await
-            .expect("create");
+        let (dir, store, hash) = store_with_key().await;
         let cache = KeyCache::new(Duration::ZERO);
         assert!(cache.lookup(&store, hash).await.expect("look up").is_some());
         raw(dir.path())

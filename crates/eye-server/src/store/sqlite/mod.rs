@@ -32,9 +32,10 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Arc<Mutex<Connection>>,
     idle_readers: Arc<Mutex<Vec<Connection>>>,
-    /// Key look-ups run on every request: a warm indexed read of a few microseconds, done
-    /// inline on this connection rather than through the blocking pool. WAL readers never
-    /// wait for the writer.
+    /// Key look-ups the key cache misses (the first request with a key, and every request
+    /// after a key change): a warm indexed read of a few microseconds, done inline on this
+    /// connection rather than through the blocking pool. WAL readers never wait for the
+    /// writer.
     key_reader: Mutex<Connection>,
     key_generation: KeyGeneration,
     _checkpointer: Checkpointer,

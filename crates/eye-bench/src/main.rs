@@ -2,6 +2,7 @@
 //! BENCHMARKS.md, and prints a results table (or JSON with `--json`).
 
 mod deployment;
+mod durable_appends;
 mod events;
 mod load;
 mod processes;

@@ -8,42 +8,80 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::{Settings, Target};
+use super::{Settings, Target, settle};
+use crate::durable_appends;
 use crate::load::{self, OnAck, http_client};
-use crate::report::Row;
+use crate::report::{Row, Sampled};
 
-/// Scenario 3: single-event requests on a fixed schedule, at each of `settings.rates`.
+/// Scenario 3: single-event requests on a fixed schedule, at each of `settings.rates`,
+/// against durable appends on the same disk at the same rate (the ceiling of any answer
+/// that waits for its data to be durable). Each repetition runs the baseline and then The
+/// Eye, on a settled system; the figures are medians.
 pub async fn fixed_rates(target: &Target, settings: &Settings) -> Vec<Row> {
+    let probe_dir = target
+        .deployment
+        .as_ref()
+        .map_or_else(std::env::temp_dir, |d| d.data_dir.path().to_owned());
     let mut rows = Vec::new();
-    for rate in &settings.rates {
-        let outcome = load::open_loop(
-            &target.url,
-            &target.ingest,
-            *rate,
-            1,
-            settings.duration,
-            None,
-        )
-        .await;
+    for &rate in &settings.rates {
+        let (mut disk_p50, mut disk_p99, mut disk_p999) = <(Sampled, Sampled, Sampled)>::default();
+        let (mut p50, mut p99, mut p999) = <(Sampled, Sampled, Sampled)>::default();
+        let mut achieved = Sampled::default();
+        let mut failures = 0;
+        for _ in 0..settings.repeat {
+            settle(target).await;
+            let (dir, duration) = (probe_dir.clone(), settings.duration);
+            let disk =
+                tokio::task::spawn_blocking(move || durable_appends::measure(&dir, rate, duration))
+                    .await;
+            if let Ok(Ok(disk)) = disk {
+                record_quantiles([&mut disk_p50, &mut disk_p99, &mut disk_p999], |q| {
+                    disk.value_at_quantile(q) as f64 / 1000.0
+                });
+            }
+            settle(target).await;
+            let outcome = load::open_loop(
+                &target.url,
+                &target.ingest,
+                rate,
+                1,
+                settings.duration,
+                None,
+            )
+            .await;
+            record_quantiles([&mut p50, &mut p99, &mut p999], |q| outcome.quantile_ms(q));
+            achieved.push(outcome.events_per_second());
+            failures += outcome.failures;
+        }
         let name = format!("3 fixed rate {rate}/s");
-        let mut p99 = Row::new(&name, "ack latency p99", outcome.quantile_ms(0.99), "ms");
-        if *rate == 1000 {
-            p99 = p99.target("p99 < 10 ms");
+        let baseline = format!("baseline: durable appends {rate}/s");
+        let mut ack_p99 = p99
+            .row(&name, "ack latency p99", "ms")
+            .paired_with(&disk_p99);
+        if rate == 1000 {
+            ack_p99 = ack_p99.target("p99 < 10 ms");
         }
         rows.extend([
-            Row::new(&name, "ack latency p50", outcome.quantile_ms(0.5), "ms"),
-            p99,
-            Row::new(&name, "ack latency p99.9", outcome.quantile_ms(0.999), "ms"),
-            Row::new(&name, "achieved", outcome.events_per_second(), "ev/s"),
-            Row::new(
-                &name,
-                "failed requests",
-                outcome.failures as f64,
-                "requests",
-            ),
+            disk_p50.row(&baseline, "fdatasync latency p50", "ms"),
+            disk_p99.row(&baseline, "fdatasync latency p99", "ms"),
+            disk_p999.row(&baseline, "fdatasync latency p99.9", "ms"),
+            p50.row(&name, "ack latency p50", "ms")
+                .paired_with(&disk_p50),
+            ack_p99,
+            p999.row(&name, "ack latency p99.9", "ms")
+                .paired_with(&disk_p999),
+            achieved.row(&name, "achieved", "ev/s"),
+            Row::new(&name, "failed requests", failures as f64, "requests"),
         ]);
     }
     rows
+}
+
+/// Pushes the p50, p99 and p99.9 that `quantile` gives onto three sample lists.
+fn record_quantiles(samples: [&mut Sampled; 3], quantile: impl Fn(f64) -> f64) {
+    for (list, q) in samples.into_iter().zip([0.5, 0.99, 0.999]) {
+        list.push(quantile(q));
+    }
 }
 
 /// Scenario 4: lag from acknowledgement to stored, for events sent at `rate` in requests

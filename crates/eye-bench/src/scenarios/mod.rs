@@ -116,6 +116,13 @@ pub async fn drain(target: &Target) {
     }
 }
 
+/// Drains the queue, then has the kernel write back every dirty page, so that a latency
+/// phase does not pay for the writes of the phase before it.
+pub async fn settle(target: &Target) {
+    drain(target).await;
+    let _ = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await;
+}
+
 /// The queue depth `/readyz` reports.
 pub async fn queue_depth(target: &Target) -> Option<u64> {
     let response = http_client(1)

@@ -13,12 +13,35 @@ pub struct EventRecord {
     pub session_id: String,
     pub category: String,
     pub name: String,
-    /// The `data` object, serialized JSON.
+    /// The `data` object, serialized JSON. Queued as JSON in the message, not as a string.
+    #[serde(with = "data_json")]
     pub data: String,
     pub timestamp: Micros,
     pub received_at: Micros,
     pub event_id: Option<String>,
     pub schema_version: Option<i64>,
+}
+
+/// How a queued event carries its `data`: as the JSON object itself, so that neither ingest
+/// nor the worker escapes and unescapes every quote of it. Messages that an earlier build
+/// queued carry it as a string of JSON; they still decode, since `data` is always an object
+/// and a string can only be that older form.
+mod data_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser};
+    use serde_json::value::RawValue;
+
+    pub fn serialize<S: Serializer>(data: &str, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_str(data).map_err(ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        if raw.get().trim_start().starts_with('"') {
+            return serde_json::from_str(raw.get()).map_err(de::Error::custom);
+        }
+        Ok(Box::<str>::from(raw).into_string())
+    }
 }
 
 /// A rejected event or a refused request body, as queued and as kept in the error store.
@@ -119,4 +142,48 @@ pub struct SchemaVersion {
     pub version: i64,
     pub schema: Option<String>,
     pub created_at: Micros,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> EventRecord {
+        EventRecord {
+            id: Uuid::nil(),
+            app: "shop".into(),
+            session_id: "s-1".into(),
+            category: "navigation".into(),
+            name: "pageview".into(),
+            data: r#"{"url":"https://shop.example.com/?q=\"a\"","n":[1,2.5,null]}"#.into(),
+            timestamp: 1_700_000_000_000_000,
+            received_at: 1_700_000_000_000_001,
+            event_id: Some("e-1".into()),
+            schema_version: Some(2),
+        }
+    }
+
+    #[test]
+    fn a_queued_event_carries_its_data_as_json_and_decodes_unchanged() {
+        let message = QueueMessage::Event(event());
+        let encoded = serde_json::to_string(&message).expect("encode");
+        let wire: serde_json::Value = serde_json::from_str(&encoded).expect("wire JSON");
+        assert!(
+            wire["Event"]["data"].is_object(),
+            "data is an object on the wire, not a string: {encoded}"
+        );
+        let decoded: QueueMessage = serde_json::from_str(&encoded).expect("decode");
+        assert_eq!(decoded, message);
+    }
+
+    #[test]
+    fn a_message_queued_with_data_as_a_string_still_decodes() {
+        let original = event();
+        let mut legacy =
+            serde_json::to_value(QueueMessage::Event(original.clone())).expect("value");
+        legacy["Event"]["data"] = serde_json::Value::String(original.data.clone());
+        let bytes = serde_json::to_vec(&legacy).expect("legacy bytes");
+        let decoded: QueueMessage = serde_json::from_slice(&bytes).expect("decode legacy");
+        assert_eq!(decoded, QueueMessage::Event(original));
+    }
 }

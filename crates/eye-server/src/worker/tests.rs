@@ -32,14 +32,15 @@ fn event(session: &str, data: &str) -> EventRecord {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_message_is_quarantined_and_its_batch_stored() {
-    // PostgreSQL refuses what SQLite would take: `data` that is not JSON cannot become JSONB.
+    // PostgreSQL refuses what SQLite would take: JSONB cannot hold the character U+0000
+    // (ingest refuses it, so only a message from elsewhere can carry it).
     let Some(harness) = postgres_harness().await else {
         return;
     };
     let store = harness.store();
     let dir = tempfile::tempdir().expect("tempdir");
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(dir.path(), 100).expect("queue"));
-    let poison = event("s-bad", "{not json");
+    let poison = event("s-bad", r#"{"a":"\u0000"}"#);
     let good = event("s-good", "{}");
     let messages = vec![
         QueueMessage::Event(poison.clone()),

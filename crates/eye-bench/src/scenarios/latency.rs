@@ -34,11 +34,17 @@ pub async fn fixed_rates(target: &Target, settings: &Settings) -> Vec<Row> {
             let disk =
                 tokio::task::spawn_blocking(move || durable_appends::measure(&dir, rate, duration))
                     .await;
-            if let Ok(Ok(disk)) = disk {
-                record_quantiles([&mut disk_p50, &mut disk_p99, &mut disk_p999], |q| {
-                    disk.value_at_quantile(q) as f64 / 1000.0
-                });
-            }
+            // A failed probe records zeros, which pairing skips, so that the repetitions
+            // of the baseline and of The Eye stay aligned.
+            let disk = disk
+                .map_err(|e| e.to_string())
+                .and_then(|probe| probe.map_err(|e| e.to_string()))
+                .inspect_err(|error| eprintln!("durable appends failed: {error}"))
+                .ok();
+            record_quantiles([&mut disk_p50, &mut disk_p99, &mut disk_p999], |q| {
+                disk.as_ref()
+                    .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
+            });
             settle(target).await;
             let outcome = load::open_loop(
                 &target.url,

@@ -28,6 +28,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// On shutdown the worker keeps draining the queue this long, then leaves the rest for the
 /// next start.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+/// Under load, the next store write starts no sooner than this many times the previous
+/// one's duration after it: the writer is busy at most a quarter of the time unless full
+/// batches are waiting.
+const WRITE_SHARE_DIVISOR: u32 = 4;
+/// However slow writes get, the wait for a fuller batch stops here (it is lag).
+const MAX_WRITE_GAP: Duration = Duration::from_millis(200);
+/// While waiting for a fuller batch, how often (at the least) the queue is looked at.
+const MIN_GATHER_STEP: Duration = Duration::from_millis(5);
 /// The raw message kept with a `processing_failed` record is cut to this many bytes.
 const MAX_QUARANTINED_BYTES: usize = 8 * 1024;
 
@@ -81,8 +89,12 @@ impl Worker {
             }
             let started = tokio::time::Instant::now();
             let tokens: Vec<u64> = current.iter().map(|d| d.token).collect();
-            let (stored, acknowledged, next) = tokio::join!(
-                self.process(std::mem::take(&mut current), &shutdown),
+            let timed_write = async {
+                let stored = self.process(std::mem::take(&mut current), &shutdown).await;
+                (stored, started.elapsed())
+            };
+            let ((stored, write_took), acknowledged, next) = tokio::join!(
+                timed_write,
                 self.ack(std::mem::take(&mut unacknowledged), &shutdown),
                 self.receive(Duration::ZERO, &shutdown),
             );
@@ -91,29 +103,39 @@ impl Worker {
             }
             unacknowledged = tokens;
             current = next;
-            self.gather_more(&mut current, started, &shutdown).await;
+            let write_after = started + gap_between_writes(self.linger, write_took);
+            self.gather_more(&mut current, write_after, &shutdown).await;
         }
         self.drain(current, unacknowledged).await;
     }
 
-    /// When events are still arriving but not a batch's worth, lets more gather until
-    /// `linger` after the previous write started, then tops the batch up.
+    /// When events are still arriving but not a batch's worth, tops the batch up as more
+    /// arrive until it is full or `write_after` passes. It looks every `linger` (at least
+    /// `MIN_GATHER_STEP`), so a long wait after a slow write ends soon after a full batch
+    /// is waiting, and never holds the worker below the rate events arrive at.
     async fn gather_more(
         &self,
         batch: &mut Vec<Delivery>,
-        previous_write: tokio::time::Instant,
+        write_after: tokio::time::Instant,
         shutdown: &CancellationToken,
     ) {
-        if batch.is_empty() || batch.len() >= self.batch_size {
+        if batch.is_empty() {
             return;
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep_until(previous_write + self.linger) => {}
-        }
-        let room = self.batch_size - batch.len();
-        if let Ok(more) = self.queue.receive(room, Duration::ZERO).await {
-            batch.extend(more);
+        let step = self.linger.max(MIN_GATHER_STEP);
+        while batch.len() < self.batch_size {
+            let wake = (tokio::time::Instant::now() + step).min(write_after);
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep_until(wake) => {}
+            }
+            let room = self.batch_size - batch.len();
+            if let Ok(more) = self.queue.receive(room, Duration::ZERO).await {
+                batch.extend(more);
+            }
+            if tokio::time::Instant::now() >= write_after {
+                return;
+            }
         }
     }
 
@@ -320,6 +342,16 @@ fn quarantine_entry(message: &QueueMessage, attempts: u32, reason: &str) -> Erro
         replayed_at: None,
         replayed_event_id: None,
     }
+}
+
+/// The least time from the start of one store write to the start of the next, unless a
+/// full batch is waiting: `linger`, or longer when writes are slow. A commit costs a fixed
+/// part whatever its size (the log pages of every index leaf it touches, the fsync), so
+/// when writes take long, waiting for a bigger batch stores the same events in fewer
+/// commits and leaves the CPU to ingest. Light traffic (short writes) still gets `linger`,
+/// so its lag stays low; however slow writes get, the wait stops at `MAX_WRITE_GAP`.
+fn gap_between_writes(linger: Duration, write_took: Duration) -> Duration {
+    (write_took * WRITE_SHARE_DIVISOR).clamp(linger, linger.max(MAX_WRITE_GAP))
 }
 
 fn received_at(message: &QueueMessage) -> i64 {

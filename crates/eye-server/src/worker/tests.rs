@@ -210,3 +210,31 @@ async fn shutdown_stores_and_acknowledges_what_was_already_read() {
         "every stored message is acknowledged before the worker returns"
     );
 }
+
+#[test]
+fn slow_writes_space_the_next_write_out() {
+    use super::gap_between_writes;
+    let linger = Duration::from_millis(10);
+    // Fast writes (light traffic): the linger, so lag stays low.
+    assert_eq!(gap_between_writes(linger, Duration::from_millis(1)), linger);
+    // A slow write: the next waits four times as long from its start, for a bigger batch.
+    assert_eq!(
+        gap_between_writes(linger, Duration::from_millis(20)),
+        Duration::from_millis(80)
+    );
+    // However slow, the wait is capped (it is lag)...
+    assert_eq!(
+        gap_between_writes(linger, Duration::from_secs(3)),
+        Duration::from_millis(200)
+    );
+    // ...unless the configured linger is longer still.
+    assert_eq!(
+        gap_between_writes(Duration::from_millis(500), Duration::from_secs(3)),
+        Duration::from_millis(500)
+    );
+    // No linger, instant writes: back to back.
+    assert_eq!(
+        gap_between_writes(Duration::ZERO, Duration::ZERO),
+        Duration::ZERO
+    );
+}

@@ -9,7 +9,7 @@ use eye_server::model::QueueMessage;
 use eye_server::store::Store;
 use eye_server::timestamp;
 
-use super::{Settings, Target, batches_of_100, drain, record};
+use super::{Settings, Target, batches_of_100, drain, queue_depth, record};
 use crate::deployment::{Backend, Deployment};
 use crate::events::EventSource;
 use crate::load::{self, Outcome};
@@ -25,6 +25,8 @@ pub async fn single_events_against_responder(
     let responder = processes::start(&me, &["responder", "--listen", "127.0.0.1:0"], &[])?;
     let mut baseline = Sampled::default();
     let mut eye = Sampled::default();
+    let mut backlog = Sampled::default();
+    let mut catch_up = Sampled::default();
     let mut outcomes = Vec::new();
     for _ in 0..settings.repeat {
         let bare = load::closed_loop(
@@ -46,7 +48,12 @@ pub async fn single_events_against_responder(
         .await;
         eye.push(single.events_per_second());
         outcomes.push(single);
+        // What the worker had not stored yet when the load stopped, and how long it took to
+        // catch up: the acknowledged rate is not the stored rate (scenario 5 gives that).
+        backlog.push(queue_depth(target).await.unwrap_or(0) as f64);
+        let catching_up = Instant::now();
         drain(target).await;
+        catch_up.push(catching_up.elapsed().as_secs_f64() * 1000.0);
     }
     let name = "1 single events, closed loop";
     let median = median_outcome(&outcomes);
@@ -73,6 +80,8 @@ pub async fn single_events_against_responder(
             outcomes.iter().map(|o| o.failures).sum::<u64>() as f64,
             "requests",
         ),
+        backlog.row(name, "queue depth when the load stops", "events"),
+        catch_up.row(name, "time to store that backlog", "ms"),
     ])
 }
 

@@ -39,9 +39,9 @@ pub struct Config {
     pub worker_batch_size: usize,
     /// Under load, the worker starts a store transaction at most this often (unless a full
     /// batch is waiting), so that each commit and its fsync carry many events rather than a
-    /// few. Adds up to this much lag; 0 writes as soon as anything is queued. When writes
-    /// are slow the worker waits longer (four times the last write's duration, at most
-    /// 200 ms), for bigger batches with fewer commits.
+    /// few. Adds up to this much lag. When writes are slow the worker waits longer (four
+    /// times the last write's duration, at most 200 ms), for bigger batches with fewer
+    /// commits. 0 writes as soon as anything is queued, however slow the writes.
     pub worker_linger_ms: u64,
     /// The raw input kept with an error record is cut to this many bytes.
     pub max_raw_error_bytes: usize,

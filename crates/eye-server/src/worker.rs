@@ -349,8 +349,12 @@ fn quarantine_entry(message: &QueueMessage, attempts: u32, reason: &str) -> Erro
 /// part whatever its size (the log pages of every index leaf it touches, the fsync), so
 /// when writes take long, waiting for a bigger batch stores the same events in fewer
 /// commits and leaves the CPU to ingest. Light traffic (short writes) still gets `linger`,
-/// so its lag stays low; however slow writes get, the wait stops at `MAX_WRITE_GAP`.
+/// so its lag stays low; however slow writes get, the wait stops at `MAX_WRITE_GAP`. A
+/// zero `linger` turns waiting off: each write starts as soon as the previous one ends.
 fn gap_between_writes(linger: Duration, write_took: Duration) -> Duration {
+    if linger.is_zero() {
+        return Duration::ZERO;
+    }
     (write_took * WRITE_SHARE_DIVISOR).clamp(linger, linger.max(MAX_WRITE_GAP))
 }
 

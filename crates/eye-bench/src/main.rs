@@ -91,12 +91,6 @@ enum Command {
     },
 }
 
-/// mimalloc rather than glibc's allocator: under load, glibc's malloc and free (with its
-/// consolidation of freed chunks) cost about a tenth of the server's CPU. The bench uses
-/// the same allocator, so its bare responder and raw-insert baselines stay like for like.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -13,12 +13,6 @@ use clap::Parser;
 
 use cli::{Cli, Command, KeysCommand};
 
-/// mimalloc rather than glibc's allocator: under load, glibc's malloc and free (with its
-/// consolidation of freed chunks) cost about a tenth of the server's CPU. The bench uses
-/// the same allocator, so its bare responder and raw-insert baselines stay like for like.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::Healthcheck(args) = cli.command {

@@ -31,7 +31,7 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 /// Under load, the next store write starts no sooner than this many times the previous
 /// one's duration after it: the writer is busy at most a quarter of the time unless full
 /// batches are waiting.
-const WRITE_SHARE_DIVISOR: u32 = 4;
+const SLOW_WRITE_GAP_FACTOR: u32 = 4;
 /// However slow writes get, the wait for a fuller batch stops here (it is lag).
 const MAX_WRITE_GAP: Duration = Duration::from_millis(200);
 /// While waiting for a fuller batch, how often (at the least) the queue is looked at.
@@ -355,7 +355,7 @@ fn gap_between_writes(linger: Duration, write_took: Duration) -> Duration {
     if linger.is_zero() {
         return Duration::ZERO;
     }
-    (write_took * WRITE_SHARE_DIVISOR).clamp(linger, linger.max(MAX_WRITE_GAP))
+    (write_took * SLOW_WRITE_GAP_FACTOR).clamp(linger, linger.max(MAX_WRITE_GAP))
 }
 
 fn received_at(message: &QueueMessage) -> i64 {

@@ -28,6 +28,8 @@ pub struct EventSource {
     rng: Rng,
     prefix: String,
     session: u64,
+    /// The current session's id: fixed for all of its events, so sessions are real.
+    session_id: String,
     left_in_session: u64,
     sequence: u64,
 }
@@ -48,6 +50,7 @@ impl EventSource {
             rng: Rng::new(seed),
             prefix: prefix.to_owned(),
             session: 0,
+            session_id: String::new(),
             left_in_session: 0,
             sequence: 0,
         }
@@ -57,15 +60,17 @@ impl EventSource {
         if self.left_in_session == 0 {
             self.session += 1;
             self.left_in_session = 5 + self.rng.below(46);
+            let id = format!(
+                "{}-{:08}-{:016x}",
+                self.prefix,
+                self.session,
+                self.rng.next()
+            );
+            // The API caps session ids at 60 characters; keep the distinct tail.
+            self.session_id = id[id.len().saturating_sub(60)..].to_owned();
         }
         self.left_in_session -= 1;
         self.sequence += 1;
-        let session_id = format!(
-            "{}-{:08}-{:016x}",
-            self.prefix,
-            self.session,
-            self.rng.next()
-        );
         let path = PATHS[self.rng.below(PATHS.len() as u64) as usize];
         let host = "www.consumeraffairs.com";
         let (category, name, data) = match self.rng.below(10) {
@@ -86,7 +91,7 @@ impl EventSource {
             ),
         };
         json!({
-            "session_id": &session_id[..session_id.len().min(60)],
+            "session_id": self.session_id,
             "category": category,
             "name": name,
             "data": data,
@@ -107,5 +112,31 @@ mod tests {
             let size = source.next("2021-01-01 09:15:27.243860").to_string().len();
             assert!((200..=400).contains(&size), "{size} bytes");
         }
+    }
+
+    #[test]
+    fn sessions_are_five_to_fifty_events_long() {
+        let mut source = EventSource::new(7, &format!("c12-{}", "f".repeat(32)));
+        let ids: Vec<String> = (0..5000)
+            .map(|_| source.next("2021-01-01 09:15:27")["session_id"].to_string())
+            .collect();
+        let mut lengths = Vec::new();
+        let mut run = 1;
+        for pair in ids.windows(2) {
+            if pair[0] == pair[1] {
+                run += 1;
+            } else {
+                lengths.push(run);
+                run = 1;
+            }
+        }
+        assert!(lengths.len() > 50, "{} sessions", lengths.len());
+        assert!(lengths.iter().all(|n| (5..=50).contains(n)), "{lengths:?}");
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), lengths.len() + 1, "a session id came back");
+        assert!(
+            ids.iter().all(|id| id.len() <= 62),
+            "longer than 60 characters"
+        );
     }
 }

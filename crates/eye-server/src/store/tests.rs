@@ -94,6 +94,41 @@ pub(crate) async fn client_event_ids_deduplicate_per_app(harness: &dyn Harness) 
     assert!(store.session("never").await.expect("session").is_none());
 }
 
+/// A batch carrying several events of one session, out of order, with a redelivery and a
+/// second app, moves that session's summary once by all of them together.
+pub(crate) async fn a_batch_folds_into_its_session_summaries(harness: &dyn Harness) {
+    let store = harness.store();
+    let earlier = event("shop", "s1", "pageview", 50, Some("e-50"));
+    store
+        .write_batch(events_of(std::slice::from_ref(&earlier)))
+        .await
+        .expect("first batch");
+    let outcome = store
+        .write_batch(events_of(&[
+            event("shop", "s1", "pageview", 40, Some("e-40")),
+            event("shop", "s2", "pageview", 5, Some("e-5")),
+            earlier,
+            event("shop", "s1", "cta click", 70, Some("e-70")),
+            event("blog", "s1", "pageview", 30, Some("e-30")),
+            event("shop", "s1", "pageview", 60, Some("e-60")),
+        ]))
+        .await
+        .expect("second batch");
+    assert_eq!((outcome.stored, outcome.duplicates), (5, 1));
+    let s1 = store.session("s1").await.expect("session").expect("exists");
+    assert_eq!(
+        (s1.event_count, s1.first_timestamp, s1.last_timestamp),
+        (5, 30, 70)
+    );
+    assert_eq!(s1.apps, vec!["blog".to_owned(), "shop".to_owned()]);
+    let s2 = store.session("s2").await.expect("session").expect("exists");
+    assert_eq!(
+        (s2.event_count, s2.first_timestamp, s2.last_timestamp),
+        (1, 5, 5)
+    );
+    assert_eq!(s2.apps, vec!["shop".to_owned()]);
+}
+
 pub(crate) async fn concurrent_overlapping_batches_store_each_event_once(harness: &dyn Harness) {
     let store = harness.store();
     let records: Vec<EventRecord> = (0..200)
@@ -528,6 +563,7 @@ conformance_suite!(
     sqlite,
     sqlite_harness(),
     batches_are_idempotent,
+    a_batch_folds_into_its_session_summaries,
     client_event_ids_deduplicate_per_app,
     concurrent_overlapping_batches_store_each_event_once,
     queries_filter_and_paginate,
@@ -542,6 +578,7 @@ conformance_suite!(
     postgres,
     postgres_harness(),
     batches_are_idempotent,
+    a_batch_folds_into_its_session_summaries,
     client_event_ids_deduplicate_per_app,
     concurrent_overlapping_batches_store_each_event_once,
     queries_filter_and_paginate,

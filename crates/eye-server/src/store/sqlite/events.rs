@@ -1,5 +1,7 @@
 //! Events and session summaries: the worker's idempotent batch write and the event queries.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
@@ -14,10 +16,12 @@ pub fn write_batch(
 ) -> rusqlite::Result<BatchOutcome> {
     let transaction = connection.transaction()?;
     let mut outcome = BatchOutcome::default();
+    let mut sessions = SessionFold::default();
     for message in messages {
         match message {
             QueueMessage::Event(event) => {
                 if insert_event(&transaction, event)? {
+                    sessions.add(event);
                     outcome.stored += 1;
                 } else {
                     outcome.duplicates += 1;
@@ -29,12 +33,13 @@ pub fn write_batch(
             }
         }
     }
+    sessions.write(&transaction)?;
     transaction.commit()?;
     Ok(outcome)
 }
 
-/// Inserts one event unless its id or (app, event_id) is already stored; counts it in its
-/// session only when it was inserted, so redeliveries never inflate a summary.
+/// Inserts one event unless its id or (app, event_id) is already stored. Returns whether it
+/// was inserted: only those count in their session, so redeliveries never inflate a summary.
 fn insert_event(connection: &Connection, event: &EventRecord) -> rusqlite::Result<bool> {
     let inserted = connection
         .prepare_cached(
@@ -54,22 +59,67 @@ fn insert_event(connection: &Connection, event: &EventRecord) -> rusqlite::Resul
             event.schema_version,
             event.data,
         ])?;
-    if inserted == 0 {
-        return Ok(false);
+    Ok(inserted > 0)
+}
+
+/// The session summaries a batch changes, folded so that each session is written once per
+/// batch rather than once per event: a session's events arrive together, and a batch of a
+/// thousand events touches a few dozen sessions. Kept in key order, so the writes walk
+/// each b-tree forwards.
+#[derive(Default)]
+struct SessionFold<'a> {
+    sessions: BTreeMap<&'a str, SessionChange>,
+    apps: BTreeSet<(&'a str, &'a str)>,
+}
+
+struct SessionChange {
+    first_ts: i64,
+    last_ts: i64,
+    count: i64,
+}
+
+impl<'a> SessionFold<'a> {
+    fn add(&mut self, event: &'a EventRecord) {
+        let ts = event.timestamp;
+        self.sessions
+            .entry(&event.session_id)
+            .and_modify(|change| {
+                change.first_ts = change.first_ts.min(ts);
+                change.last_ts = change.last_ts.max(ts);
+                change.count += 1;
+            })
+            .or_insert(SessionChange {
+                first_ts: ts,
+                last_ts: ts,
+                count: 1,
+            });
+        self.apps.insert((&event.session_id, &event.app));
     }
-    connection
-        .prepare_cached(
-            "INSERT INTO sessions (session_id, first_ts, last_ts, event_count) VALUES (?1, ?2, ?2, 1)
+
+    fn write(&self, connection: &Connection) -> rusqlite::Result<()> {
+        let mut upsert = connection.prepare_cached(
+            "INSERT INTO sessions (session_id, first_ts, last_ts, event_count) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (session_id) DO UPDATE SET
                 first_ts = min(first_ts, excluded.first_ts),
                 last_ts = max(last_ts, excluded.last_ts),
-                event_count = event_count + 1",
-        )?
-        .execute(params![event.session_id, event.timestamp])?;
-    connection
-        .prepare_cached("INSERT OR IGNORE INTO session_apps (session_id, app) VALUES (?1, ?2)")?
-        .execute(params![event.session_id, event.app])?;
-    Ok(true)
+                event_count = event_count + excluded.event_count",
+        )?;
+        for (session_id, change) in &self.sessions {
+            upsert.execute(params![
+                session_id,
+                change.first_ts,
+                change.last_ts,
+                change.count
+            ])?;
+        }
+        let mut link = connection.prepare_cached(
+            "INSERT OR IGNORE INTO session_apps (session_id, app) VALUES (?1, ?2)",
+        )?;
+        for (session_id, app) in &self.apps {
+            link.execute(params![session_id, app])?;
+        }
+        Ok(())
+    }
 }
 
 const EVENT_COLUMNS: &str =

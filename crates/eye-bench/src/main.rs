@@ -237,21 +237,8 @@ async fn query_scenarios(
     backend: &Backend,
     settings: &Settings,
 ) -> anyhow::Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    let mut measured = Vec::new();
-    for count in &settings.preload {
-        let (query_rows, p99s) =
-            scenarios::queries(eye, backend, *count, settings.query_samples).await?;
-        rows.extend(query_rows);
-        measured.push((*count, p99s));
-    }
-    if let (Some(smallest), Some(largest)) = (measured.first(), measured.last())
-        && measured.len() > 1
-    {
-        rows.extend(scenarios::growth(
-            (smallest.0, &smallest.1),
-            (largest.0, &largest.1),
-        ));
-    }
-    Ok(rows)
+    let mut counts = settings.preload.clone();
+    counts.sort_unstable();
+    counts.dedup();
+    scenarios::queries(eye, backend, &counts, settings.query_samples).await
 }

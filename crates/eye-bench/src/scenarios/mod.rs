@@ -7,7 +7,7 @@ mod throughput;
 
 pub use capacity::{capacity, resources};
 pub use latency::{fixed_rates, lag};
-pub use queries::{growth, queries};
+pub use queries::queries;
 pub use throughput::{batches_against_raw_inserts, single_events_against_responder};
 
 use std::path::Path;

@@ -1,5 +1,5 @@
-//! Scenario 6: queries on a store preloaded directly (no HTTP, no queue) with a given
-//! number of events over 30 days, sessions of about 20 events and 1% errors.
+//! Scenario 6: queries on stores preloaded directly (no HTTP, no queue), each with a given
+//! number of events over 30 days, sessions of 5 to 50 events and 1% errors.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,6 +45,7 @@ pub async fn queries(
     }
     outcome
 }
+
 async fn preload(deployment: &Deployment, count: u64, start: i64) -> anyhow::Result<()> {
     let store = deployment.open_store().await?;
     let mut source = EventSource::new(11, "pre");
@@ -105,6 +106,7 @@ async fn cases(target: &Target, start: i64) -> anyhow::Result<Vec<(&'static str,
     ])
 }
 
+/// Samples every query kind on every store, the stores taking turns within each round.
 async fn measure(
     targets: &[(u64, Target)],
     samples: usize,
@@ -145,13 +147,21 @@ async fn measure(
             }
         }
     }
+    Ok(report(targets, &paths, &histograms))
+}
+
+/// The p50 and p99 rows of every store size, then the growth rows.
+fn report(
+    targets: &[(u64, Target)],
+    paths: &[Vec<(&str, String)>],
+    histograms: &[Vec<Histogram<u64>>],
+) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut p99s: Vec<Vec<(&str, f64)>> = Vec::new();
     for (index, (count, _)) in targets.iter().enumerate() {
         let scenario = format!("6 queries, {count} events");
         let mut mine = Vec::new();
-        for (kind, (name, _)) in paths[index].iter().enumerate() {
-            let latency = &histograms[index][kind];
+        for ((name, _), latency) in paths[index].iter().zip(&histograms[index]) {
             let (p50, p99) = (
                 latency.value_at_quantile(0.5) as f64 / 1000.0,
                 latency.value_at_quantile(0.99) as f64 / 1000.0,
@@ -170,7 +180,7 @@ async fn measure(
             (largest.0, &p99s[targets.len() - 1]),
         ));
     }
-    Ok(rows)
+    rows
 }
 
 /// Requests sent before the recorded ones: a tenth of them, at least ten.

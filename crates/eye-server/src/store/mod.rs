@@ -5,6 +5,7 @@
 //! stored event exactly once.
 
 mod postgres;
+mod session_fold;
 mod sqlite;
 
 pub use postgres::PostgresStore;

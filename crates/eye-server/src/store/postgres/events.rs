@@ -2,7 +2,7 @@
 //! three phases that each take their row locks in sorted order (dedup keys, events,
 //! summaries), so concurrent workers cannot deadlock on overlapping batches.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use deadpool_postgres::Object;
 use time::OffsetDateTime;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::errors::insert_errors;
 use super::sql::{Sql, at};
 use crate::model::{EventRecord, QueueMessage};
+use crate::store::session_fold::SessionFold;
 use crate::store::{BatchOutcome, EventQuery, SessionSummary};
 use crate::timestamp::to_micros;
 
@@ -120,25 +121,18 @@ async fn update_sessions(
     transaction: &tokio_postgres::Transaction<'_>,
     stored: &[&EventRecord],
 ) -> Result<(), tokio_postgres::Error> {
-    if stored.is_empty() {
+    let mut fold = SessionFold::default();
+    for event in stored {
+        fold.add(event);
+    }
+    if fold.is_empty() {
         return Ok(());
     }
-    let mut per_session: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
-    let mut apps: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for event in stored {
-        let entry =
-            per_session
-                .entry(&event.session_id)
-                .or_insert((event.timestamp, event.timestamp, 0));
-        entry.0 = entry.0.min(event.timestamp);
-        entry.1 = entry.1.max(event.timestamp);
-        entry.2 += 1;
-        apps.insert((&event.session_id, &event.app));
-    }
-    let sessions: Vec<&str> = per_session.keys().copied().collect();
-    let firsts: Vec<OffsetDateTime> = per_session.values().map(|v| at(v.0)).collect();
-    let lasts: Vec<OffsetDateTime> = per_session.values().map(|v| at(v.1)).collect();
-    let counts: Vec<i64> = per_session.values().map(|v| v.2).collect();
+    let sessions: Vec<&str> = fold.sessions.keys().copied().collect();
+    let changes = || fold.sessions.values();
+    let firsts: Vec<OffsetDateTime> = changes().map(|c| at(c.first_ts)).collect();
+    let lasts: Vec<OffsetDateTime> = changes().map(|c| at(c.last_ts)).collect();
+    let counts: Vec<i64> = changes().map(|c| c.count).collect();
     transaction
         .execute(
             "INSERT INTO sessions (session_id, first_ts, last_ts, event_count)
@@ -150,8 +144,8 @@ async fn update_sessions(
             &[&sessions, &firsts, &lasts, &counts],
         )
         .await?;
-    let app_sessions: Vec<&str> = apps.iter().map(|(s, _)| *s).collect();
-    let app_names: Vec<&str> = apps.iter().map(|(_, a)| *a).collect();
+    let app_sessions: Vec<&str> = fold.apps.iter().map(|(s, _)| *s).collect();
+    let app_names: Vec<&str> = fold.apps.iter().map(|(_, a)| *a).collect();
     transaction
         .execute(
             "INSERT INTO session_apps (session_id, app) SELECT * FROM unnest($1::text[], $2::text[])

@@ -1,13 +1,12 @@
 //! Events and session summaries: the worker's idempotent batch write and the event queries.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
 
 use super::errors::insert_error;
 use crate::model::{EventRecord, QueueMessage};
+use crate::store::session_fold::SessionFold;
 use crate::store::{BatchOutcome, EventQuery, Order, SessionSummary};
 
 pub fn write_batch(
@@ -33,7 +32,7 @@ pub fn write_batch(
             }
         }
     }
-    sessions.write(&transaction)?;
+    write_sessions(&transaction, &sessions)?;
     transaction.commit()?;
     Ok(outcome)
 }
@@ -62,64 +61,29 @@ fn insert_event(connection: &Connection, event: &EventRecord) -> rusqlite::Resul
     Ok(inserted > 0)
 }
 
-/// The session summaries a batch changes, folded so that each session is written once per
-/// batch rather than once per event: a session's events arrive together, and a batch of a
-/// thousand events touches a few dozen sessions. Kept in key order, so the writes walk
-/// each b-tree forwards.
-#[derive(Default)]
-struct SessionFold<'a> {
-    sessions: BTreeMap<&'a str, SessionChange>,
-    apps: BTreeSet<(&'a str, &'a str)>,
-}
-
-struct SessionChange {
-    first_ts: i64,
-    last_ts: i64,
-    count: i64,
-}
-
-impl<'a> SessionFold<'a> {
-    fn add(&mut self, event: &'a EventRecord) {
-        let ts = event.timestamp;
-        self.sessions
-            .entry(&event.session_id)
-            .and_modify(|change| {
-                change.first_ts = change.first_ts.min(ts);
-                change.last_ts = change.last_ts.max(ts);
-                change.count += 1;
-            })
-            .or_insert(SessionChange {
-                first_ts: ts,
-                last_ts: ts,
-                count: 1,
-            });
-        self.apps.insert((&event.session_id, &event.app));
+/// Upserts each session summary and application link the batch changed, once each.
+fn write_sessions(connection: &Connection, fold: &SessionFold) -> rusqlite::Result<()> {
+    let mut upsert = connection.prepare_cached(
+        "INSERT INTO sessions (session_id, first_ts, last_ts, event_count) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (session_id) DO UPDATE SET
+            first_ts = min(first_ts, excluded.first_ts),
+            last_ts = max(last_ts, excluded.last_ts),
+            event_count = event_count + excluded.event_count",
+    )?;
+    for (session_id, change) in &fold.sessions {
+        upsert.execute(params![
+            session_id,
+            change.first_ts,
+            change.last_ts,
+            change.count
+        ])?;
     }
-
-    fn write(&self, connection: &Connection) -> rusqlite::Result<()> {
-        let mut upsert = connection.prepare_cached(
-            "INSERT INTO sessions (session_id, first_ts, last_ts, event_count) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (session_id) DO UPDATE SET
-                first_ts = min(first_ts, excluded.first_ts),
-                last_ts = max(last_ts, excluded.last_ts),
-                event_count = event_count + excluded.event_count",
-        )?;
-        for (session_id, change) in &self.sessions {
-            upsert.execute(params![
-                session_id,
-                change.first_ts,
-                change.last_ts,
-                change.count
-            ])?;
-        }
-        let mut link = connection.prepare_cached(
-            "INSERT OR IGNORE INTO session_apps (session_id, app) VALUES (?1, ?2)",
-        )?;
-        for (session_id, app) in &self.apps {
-            link.execute(params![session_id, app])?;
-        }
-        Ok(())
+    let mut link = connection
+        .prepare_cached("INSERT OR IGNORE INTO session_apps (session_id, app) VALUES (?1, ?2)")?;
+    for (session_id, app) in &fold.apps {
+        link.execute(params![session_id, app])?;
     }
+    Ok(())
 }
 
 const EVENT_COLUMNS: &str =

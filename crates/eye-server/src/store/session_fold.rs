@@ -1,0 +1,47 @@
+//! The session summaries a batch changes, folded so that each backend writes each summary
+//! once per batch rather than once per event: a session's events arrive together, and a
+//! batch of a thousand events touches a few dozen sessions. Kept in key order, so the
+//! writes walk each index forwards and concurrent batches lock rows in the same order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::EventRecord;
+
+/// How one batch moves one session's summary.
+pub struct SessionChange {
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub count: i64,
+}
+
+#[derive(Default)]
+pub struct SessionFold<'a> {
+    /// Per session id, in key order.
+    pub sessions: BTreeMap<&'a str, SessionChange>,
+    /// Every (session id, application) pair, in key order.
+    pub apps: BTreeSet<(&'a str, &'a str)>,
+}
+
+impl<'a> SessionFold<'a> {
+    /// Counts `event`, which the batch has just inserted.
+    pub fn add(&mut self, event: &'a EventRecord) {
+        let ts = event.timestamp;
+        self.sessions
+            .entry(&event.session_id)
+            .and_modify(|change| {
+                change.first_ts = change.first_ts.min(ts);
+                change.last_ts = change.last_ts.max(ts);
+                change.count += 1;
+            })
+            .or_insert(SessionChange {
+                first_ts: ts,
+                last_ts: ts,
+                count: 1,
+            });
+        self.apps.insert((&event.session_id, &event.app));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+}

@@ -1,5 +1,5 @@
-//! Opens the store and queue a configuration names: the embedded SQLite ones in the data
-//! directory, or PostgreSQL and NATS JetStream.
+//! Opens the store and queue a configuration names: the embedded ones in the data directory
+//! (SQLite, and an append-only log), or PostgreSQL and NATS JetStream.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::queue::{JetStreamQueue, JetStreamSettings, Queue, SqliteQueue};
+use crate::queue::{JetStreamQueue, JetStreamSettings, LogQueue, Queue};
 use crate::store::{PostgresStore, SqliteStore, Store};
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -37,7 +37,7 @@ pub async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn Queue>> {
             .context("connecting to NATS JetStream")?;
         return Ok(Arc::new(queue));
     }
-    let queue = SqliteQueue::open(&config.data_dir, config.max_queue_depth)
+    let queue = LogQueue::open(&config.data_dir, config.max_queue_depth)
         .with_context(|| format!("opening the queue in {}", config.data_dir.display()))?;
     Ok(Arc::new(queue))
 }

@@ -1,20 +1,19 @@
-//! Background checkpoints for the SQLite databases (queue and store).
+//! Background checkpoints for the SQLite store.
 //!
 //! With SQLite's automatic checkpoints, the commit that crosses the write-ahead log's size
-//! limit also copies the log into the database and fsyncs it, and everyone waiting on that
-//! commit pays for it: a publish's acknowledgement, or a worker batch. Here a thread of
-//! its own runs a passive checkpoint every few hundred milliseconds, which never blocks the
-//! writer and keeps each checkpoint small.
+//! limit also copies the log into the database and fsyncs it, and the worker batch waiting
+//! on that commit pays for it. Here a thread of its own runs a passive checkpoint every few
+//! hundred milliseconds, which never blocks the writer and keeps each checkpoint small.
 //!
 //! A passive checkpoint racing a steady stream of commits never quite catches up, though, and
 //! SQLite restarts the log from its beginning only after a checkpoint that copied all of it.
-//! Alone, the thread let the logs grow without bound (85 MB for the queue in six seconds of
-//! single-event ingest), and every commit appended to freshly allocated blocks, which made
-//! each fsync slower. So the one connection that writes each database also checkpoints
-//! ([`bound_log`]) once its log passes a bound (16 MiB for the queue, 64 MiB for the store):
-//! the thread has already copied nearly all of it, so this is short, and since nothing else
-//! writes it completes; the next commit then restarts the log over blocks already allocated.
-//! Other connections never checkpoint (`wal_autocheckpoint = 0`).
+//! Alone, the thread let the logs grow without bound (85 MB in six seconds of single-event
+//! ingest, when the queue was a SQLite database too), and every commit appended to freshly
+//! allocated blocks, which made each fsync slower. So the one connection that writes the
+//! store also checkpoints ([`bound_log`]) once its log passes a bound (64 MiB): the thread
+//! has already copied nearly all of it, so this is short, and since nothing else writes it
+//! completes; the next commit then restarts the log over blocks already allocated. Other
+//! connections never checkpoint (`wal_autocheckpoint = 0`).
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -25,8 +24,6 @@ use rusqlite::Connection;
 /// How often the log is copied into the database.
 const INTERVAL: Duration = Duration::from_millis(200);
 
-/// The queue's log restarts past this many pages (16 MiB with 4 KiB pages).
-pub const QUEUE_LOG_PAGES: u32 = 4_096;
 /// The store's log restarts past this many pages (64 MiB): a worker batch of 1,000 events
 /// writes a few MiB of log, so a lower bound would make the worker finish checkpoints
 /// itself every few batches, which is the thread's job.

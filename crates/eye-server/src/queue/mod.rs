@@ -5,10 +5,10 @@
 //! acknowledged when a process dies is delivered again, and the store makes that harmless.
 
 mod jetstream;
-mod sqlite;
+mod log;
 
 pub use jetstream::{JetStreamQueue, JetStreamSettings};
-pub use sqlite::SqliteQueue;
+pub use log::LogQueue;
 
 use std::time::Duration;
 

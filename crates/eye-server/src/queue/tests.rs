@@ -163,22 +163,22 @@ pub(crate) async fn concurrent_publishes_all_land(harness: &dyn Harness) {
     assert_eq!(seen, (0..500).collect::<Vec<_>>());
 }
 
-struct SqliteHarness(tempfile::TempDir);
+struct LogHarness(tempfile::TempDir);
 
 #[async_trait::async_trait]
-impl Harness for SqliteHarness {
+impl Harness for LogHarness {
     async fn open(&self, max_depth: u64) -> Arc<dyn Queue> {
-        Arc::new(super::SqliteQueue::open(self.0.path(), max_depth).expect("open queue"))
+        Arc::new(super::LogQueue::open(self.0.path(), max_depth).expect("open queue"))
     }
 }
 
-async fn sqlite_harness() -> Option<SqliteHarness> {
-    Some(SqliteHarness(tempfile::tempdir().expect("tempdir")))
+async fn log_harness() -> Option<LogHarness> {
+    Some(LogHarness(tempfile::tempdir().expect("tempdir")))
 }
 
 conformance_suite!(
-    sqlite,
-    sqlite_harness(),
+    log,
+    log_harness(),
     delivers_in_order_and_ack_removes,
     unacknowledged_messages_survive_a_restart,
     refuses_to_grow_past_its_bound,
@@ -258,37 +258,3 @@ conformance_suite!(
     receive_wakes_on_publish,
     concurrent_publishes_all_land,
 );
-
-/// Under steady traffic (publishes, a reader close behind, acknowledgements) the embedded
-/// queue's write-ahead log stays bounded: the writer completes a checkpoint once the log is
-/// long, so the log restarts from its beginning instead of growing with the traffic.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_log_stays_bounded_under_steady_traffic() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let queue = super::SqliteQueue::open(dir.path(), 1_000_000).expect("open queue");
-    let payload = "x".repeat(2_000);
-    // 20,000 messages of about 2.3 KB: some 46 MB pass through the log.
-    for round in 0..200 {
-        let messages = (0..100)
-            .map(|n| {
-                let mut big = message(round * 100 + n);
-                if let QueueMessage::Error(entry) = &mut big {
-                    entry.raw = payload.clone();
-                }
-                big
-            })
-            .collect();
-        queue.publish(messages).await.expect("publish");
-        let delivered = queue.receive(100, Duration::ZERO).await.expect("receive");
-        let tokens = delivered.iter().map(|d| d.token).collect();
-        queue.ack(tokens).await.expect("ack");
-    }
-    let log = dir.path().join("queue.db-wal");
-    let bytes = log.metadata().map(|m| m.len()).unwrap_or(0);
-    let bound = u64::from(crate::wal_checkpoint::QUEUE_LOG_PAGES) * 4096;
-    assert!(
-        bytes < bound + 4 * 1024 * 1024,
-        "the log grew to {bytes} bytes after 46 MB of traffic (bound: {bound})"
-    );
-    assert_eq!(queue.depth().await.expect("depth"), 0);
-}

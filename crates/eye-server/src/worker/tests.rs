@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::Worker;
 use crate::ids;
 use crate::model::{EventRecord, QueueMessage};
-use crate::queue::{Queue, SqliteQueue};
+use crate::queue::{LogQueue, Queue};
 use crate::store::tests::{Harness, postgres_harness};
 use crate::store::{ErrorQuery, EventQuery, SqliteStore, Store};
 
@@ -39,7 +39,7 @@ async fn a_refused_message_is_quarantined_and_its_batch_stored() {
     };
     let store = harness.store();
     let dir = tempfile::tempdir().expect("tempdir");
-    let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(dir.path(), 100).expect("queue"));
+    let queue: Arc<dyn Queue> = Arc::new(LogQueue::open(dir.path(), 100).expect("queue"));
     let poison = event("s-bad", r#"{"a":"\u0000"}"#);
     let good = event("s-good", "{}");
     let messages = vec![
@@ -115,8 +115,7 @@ impl Embedded {
     fn open() -> Embedded {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("store"));
-        let queue: Arc<dyn Queue> =
-            Arc::new(SqliteQueue::open(dir.path(), 1_000_000).expect("queue"));
+        let queue: Arc<dyn Queue> = Arc::new(LogQueue::open(dir.path(), 1_000_000).expect("queue"));
         Embedded {
             _dir: dir,
             store,

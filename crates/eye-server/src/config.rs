@@ -51,7 +51,8 @@ pub struct Config {
     pub role: Role,
     /// `sqlite` (the embedded store in `data_dir`) or a `postgres://` URL.
     pub store: String,
-    /// `sqlite` (the embedded queue in `data_dir`) or a `nats://` URL (JetStream).
+    /// `embedded` (the queue log in `data_dir/queue`; `sqlite`, its name before the log,
+    /// still works) or a `nats://` URL (JetStream).
     pub queue: String,
     /// PostgreSQL connections per process.
     pub postgres_pool_size: usize,
@@ -186,7 +187,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             role: Role::All,
             store: "sqlite".into(),
-            queue: "sqlite".into(),
+            queue: "embedded".into(),
             postgres_pool_size: 16,
             nats_stream: "EYE_EVENTS".into(),
             nats_consumer: "eye-workers".into(),
@@ -323,8 +324,9 @@ impl Config {
             self.store
         );
         anyhow::ensure!(
-            self.queue == "sqlite" || self.queue.starts_with("nats://"),
-            "queue must be `sqlite` or a nats:// URL, not {:?}",
+            matches!(self.queue.as_str(), "embedded" | "sqlite")
+                || self.queue.starts_with("nats://"),
+            "queue must be `embedded` or a nats:// URL, not {:?}",
             self.queue
         );
         Ok(())
@@ -415,6 +417,22 @@ mod tests {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eye.example.toml");
         let config = Config::load(Some(&example), Overrides::default()).expect("the example loads");
         assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn the_queue_is_embedded_by_its_name_or_its_older_one_or_nats() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eye.toml");
+        for (queue, loads) in [
+            ("embedded", true),
+            ("sqlite", true),
+            ("nats://127.0.0.1:4222", true),
+            ("kafka://127.0.0.1:9092", false),
+        ] {
+            std::fs::write(&file, format!("queue = {queue:?}\n")).expect("write");
+            let loaded = Config::load(Some(&file), Overrides::default());
+            assert_eq!(loaded.is_ok(), loads, "queue = {queue:?}: {loaded:?}");
+        }
     }
 
     #[test]

@@ -129,6 +129,24 @@ pub(crate) async fn a_batch_folds_into_its_session_summaries(harness: &dyn Harne
     assert_eq!(s2.apps, vec!["shop".to_owned()]);
 }
 
+/// A queue redelivers a message while the first delivery is still unacknowledged, and both
+/// copies can land in one batch: the event is stored and counted once.
+pub(crate) async fn a_message_twice_in_one_batch_counts_once(harness: &dyn Harness) {
+    let store = harness.store();
+    let keyed = event("shop", "s1", "pageview", 10, Some("e-10"));
+    let unkeyed = event("shop", "s1", "pageview", 20, None);
+    let outcome = store
+        .write_batch(events_of(&[keyed.clone(), unkeyed.clone(), keyed, unkeyed]))
+        .await
+        .expect("batch");
+    assert_eq!((outcome.stored, outcome.duplicates), (2, 2));
+    let s1 = store.session("s1").await.expect("session").expect("exists");
+    assert_eq!(
+        (s1.event_count, s1.first_timestamp, s1.last_timestamp),
+        (2, 10, 20)
+    );
+}
+
 pub(crate) async fn concurrent_overlapping_batches_store_each_event_once(harness: &dyn Harness) {
     let store = harness.store();
     let records: Vec<EventRecord> = (0..200)
@@ -564,6 +582,7 @@ conformance_suite!(
     sqlite_harness(),
     batches_are_idempotent,
     a_batch_folds_into_its_session_summaries,
+    a_message_twice_in_one_batch_counts_once,
     client_event_ids_deduplicate_per_app,
     concurrent_overlapping_batches_store_each_event_once,
     queries_filter_and_paginate,
@@ -579,6 +598,7 @@ conformance_suite!(
     postgres_harness(),
     batches_are_idempotent,
     a_batch_folds_into_its_session_summaries,
+    a_message_twice_in_one_batch_counts_once,
     client_event_ids_deduplicate_per_app,
     concurrent_overlapping_batches_store_each_event_once,
     queries_filter_and_paginate,

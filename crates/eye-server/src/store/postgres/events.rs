@@ -28,8 +28,17 @@ pub async fn write_batch(
             QueueMessage::Error(entry) => errors.push(entry),
         }
     }
+    // A redelivery can land in the same batch as the first delivery. One statement inserts
+    // such an event once but returns its id once for both copies, so without this both
+    // would count in its session's summary.
+    let mut seen = HashSet::with_capacity(events.len());
+    let unique: Vec<&EventRecord> = events
+        .iter()
+        .copied()
+        .filter(|e| seen.insert(e.id))
+        .collect();
     let transaction = client.transaction().await?;
-    let candidates = claim_event_ids(&transaction, &events).await?;
+    let candidates = claim_event_ids(&transaction, &unique).await?;
     let inserted = insert_events(&transaction, &candidates).await?;
     let stored: Vec<&EventRecord> = candidates
         .into_iter()

@@ -17,7 +17,7 @@ pub enum Backend {
 impl Backend {
     pub fn label(&self) -> &'static str {
         match self {
-            Backend::Embedded => "embedded (SQLite store and queue)",
+            Backend::Embedded => "embedded (SQLite store, log queue)",
             Backend::ScaleOut { .. } => "scale-out (PostgreSQL store, JetStream queue)",
         }
     }

@@ -97,19 +97,25 @@ pub fn path(dir: &Path, first_seq: u64) -> PathBuf {
 
 /// The first sequence numbers of the segments in `dir`, in order.
 pub fn list(dir: &Path) -> io::Result<Vec<u64>> {
-    let mut firsts = Vec::new();
+    numbered(dir, EXTENSION)
+}
+
+/// The sequence numbers naming the files `<number>.<extension>` in `dir`, in order.
+fn numbered(dir: &Path, extension: &str) -> io::Result<Vec<u64>> {
+    let suffix = format!(".{extension}");
+    let mut numbers = Vec::new();
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(first) = name
-            .strip_suffix(&format!(".{EXTENSION}"))
+        if let Some(number) = name
+            .strip_suffix(&suffix)
             .and_then(|stem| stem.parse::<u64>().ok())
         {
-            firsts.push(first);
+            numbers.push(number);
         }
     }
-    firsts.sort_unstable();
-    Ok(firsts)
+    numbers.sort_unstable();
+    Ok(numbers)
 }
 
 /// One segment as the recovery scan found it.
@@ -172,8 +178,8 @@ pub fn scan(dir: &Path, first_seq: u64) -> io::Result<Scanned> {
     Ok(scanned)
 }
 
-/// How much a scan or a reader asks of the file at once.
-pub const READ_CHUNK: usize = 1024 * 1024;
+/// How much a scan reads of a segment at once.
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// A spare: an acknowledged segment's file kept to be reused, so a new segment needs no
 /// allocation.
@@ -183,14 +189,8 @@ pub fn spare_path(dir: &Path, first_seq: u64) -> PathBuf {
 
 /// The spares in `dir`.
 pub fn list_spares(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut spares = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().and_then(|e| e.to_str()) == Some(SPARE_EXTENSION) {
-            spares.push(path);
-        }
-    }
-    Ok(spares)
+    let numbers = numbered(dir, SPARE_EXTENSION)?;
+    Ok(numbers.into_iter().map(|n| spare_path(dir, n)).collect())
 }
 
 /// Writes zeros over `file` from `from` up to `to` bytes and syncs it, so later writes

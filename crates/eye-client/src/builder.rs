@@ -18,6 +18,18 @@ pub enum OverflowPolicy {
 }
 
 pub(crate) type RejectedCallback = Arc<dyn Fn(Rejected) + Send + Sync>;
+pub(crate) type RetryCallback = Arc<dyn Fn(&RetryNotice<'_>) + Send + Sync>;
+
+/// One retry of [`Client::send`], as passed to [`ClientBuilder::on_retry`].
+#[derive(Debug)]
+pub struct RetryNotice<'a> {
+    /// The attempt that failed, from 1.
+    pub attempt: u32,
+    /// How long the client waits before the next attempt.
+    pub wait: Duration,
+    /// Why the attempt failed.
+    pub problem: &'a ClientError,
+}
 
 #[derive(Clone)]
 pub(crate) struct Settings {
@@ -33,7 +45,10 @@ pub(crate) struct Settings {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry_for: Option<Duration>,
     pub on_rejected: Option<RejectedCallback>,
+    pub on_retry: Option<RetryCallback>,
 }
 
 /// Builds a [`Client`]: `Client::builder(url, key).flush_events(200).build()`.
@@ -57,7 +72,10 @@ impl ClientBuilder {
                 backoff_base: Duration::from_millis(200),
                 backoff_max: Duration::from_secs(30),
                 request_timeout: Duration::from_secs(10),
+                connect_timeout: Duration::from_secs(3),
+                retry_for: None,
                 on_rejected: None,
+                on_retry: None,
             },
         }
     }
@@ -117,14 +135,71 @@ impl ClientBuilder {
         self
     }
 
+    /// Timeout of opening a connection (default 3 s, at most the request timeout): an
+    /// unreachable host is reported within it.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// Bounds the whole time [`Client::send`] spends retrying one batch, waits included
+    /// (default: no bound but `max_retries`). No attempt starts after it.
+    pub fn retry_for(mut self, total: Duration) -> Self {
+        self.settings.retry_for = Some(total);
+        self
+    }
+
+    /// Called before every retry of [`Client::send`], with why and how long it waits.
+    pub fn on_retry(mut self, callback: impl Fn(&RetryNotice<'_>) + Send + Sync + 'static) -> Self {
+        self.settings.on_retry = Some(Arc::new(callback));
+        self
+    }
+
     /// Called (from the background task) for every event the server rejects.
     pub fn on_rejected(mut self, callback: impl Fn(Rejected) + Send + Sync + 'static) -> Self {
         self.settings.on_rejected = Some(Arc::new(callback));
         self
     }
 
-    /// Starts the background sender; must be called inside a tokio runtime.
+    /// Starts the background sender; must be called inside a tokio runtime. Refuses a URL
+    /// that is not `http://` or `https://` with a host.
     pub fn build(self) -> Result<Client, ClientError> {
+        check_url(&self.settings.url)?;
         Client::start(self.settings)
+    }
+}
+
+/// The base URL must be absolute HTTP(S): `127.0.0.1:8000` alone would otherwise fail on
+/// every request, long after the mistake.
+pub fn check_url(url: &str) -> Result<(), ClientError> {
+    // A key pasted where the URL goes must not be echoed into a terminal or a log.
+    let shown = if url.starts_with("eye_") {
+        "the value given (it looks like an API key, not a URL)".to_owned()
+    } else {
+        format!("`{url}`")
+    };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        let example = if url.starts_with("eye_") || url.is_empty() {
+            "http://127.0.0.1:8000".to_owned()
+        } else {
+            format!("http://{url}")
+        };
+        return Err(ClientError::Settings(format!(
+            "{shown} has no scheme: write the server's URL with http:// or https://, e.g. {example}"
+        )));
+    };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return Err(ClientError::Settings(format!(
+            "{shown} is not an http:// or https:// URL"
+        )));
+    }
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) && !rest.is_empty() => {
+            Ok(())
+        }
+        Ok(_) => Err(ClientError::Settings(format!("{shown} names no host"))),
+        Err(error) => Err(ClientError::Settings(format!(
+            "{shown} is not a valid URL: {error}"
+        ))),
     }
 }

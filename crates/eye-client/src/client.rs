@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::buffer::{Buffer, Tracked};
-use crate::builder::{ClientBuilder, Settings};
+use crate::builder::{ClientBuilder, RetryNotice, Settings};
 use crate::error::{ClientError, TrackError};
 use crate::live::{LiveFilter, LiveStream};
 use crate::query::{ErrorFilter, EventFilter};
@@ -147,37 +147,51 @@ impl Client {
         self.shared.buffer.len()
     }
 
-    /// Sends `events` now, bypassing the buffer, with the same retries; the answer has a
-    /// verdict per event. For tools such as `eye send`.
+    /// Sends `events` now, bypassing the buffer, with the same retries (bounded in total by
+    /// [`ClientBuilder::retry_for`], each announced to [`ClientBuilder::on_retry`]); the
+    /// answer has a verdict per event. For tools such as `eye send`.
     pub async fn send<T: serde::Serialize>(
         &self,
         events: &[T],
     ) -> Result<IngestResponse, ClientError> {
         let body = serde_json::to_vec(events).map_err(|e| ClientError::Decode(e.to_string()))?;
-        let mut attempt = 0;
+        let settings = &self.shared.settings;
+        let started = tokio::time::Instant::now();
+        let deadline = settings.retry_for.map(|total| started + total);
+        let mut attempt = 0u32;
         loop {
-            match self.shared.transport.post_events(body.clone()).await {
+            let (after, problem) = match self.shared.transport.post_events(body.clone()).await {
                 Answer::Verdicts(response) => return Ok(response),
                 Answer::TooLarge => {
                     return Err(ClientError::Transport("413: the batch is too large".into()));
                 }
                 Answer::Refused(reason) => return Err(ClientError::Transport(reason)),
-                Answer::Retry { after, reason } => {
-                    if attempt >= self.shared.settings.max_retries {
-                        return Err(ClientError::Transport(format!(
-                            "gave up after {attempt} retries: {reason}"
-                        )));
-                    }
-                    let wait = after.unwrap_or(
-                        self.shared
-                            .settings
-                            .backoff_base
-                            .saturating_mul(1 << attempt.min(8)),
-                    );
-                    tokio::time::sleep(wait.min(self.shared.settings.backoff_max)).await;
-                    attempt += 1;
-                }
+                Answer::Retry { after, problem } => (after, problem),
+            };
+            attempt += 1;
+            let mut wait = after
+                .unwrap_or_else(|| worker::backoff(settings, attempt - 1))
+                .min(settings.backoff_max);
+            let remaining =
+                deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            if attempt > settings.max_retries || remaining.is_some_and(|r| r.is_zero()) {
+                return Err(ClientError::GaveUp {
+                    attempts: attempt,
+                    seconds: started.elapsed().as_secs_f64(),
+                    last: Box::new(problem),
+                });
             }
+            if let Some(remaining) = remaining {
+                wait = wait.min(remaining);
+            }
+            if let Some(callback) = &settings.on_retry {
+                callback(&RetryNotice {
+                    attempt,
+                    wait,
+                    problem: &problem,
+                });
+            }
+            tokio::time::sleep(wait).await;
         }
     }
 

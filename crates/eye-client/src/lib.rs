@@ -35,9 +35,9 @@ mod transport;
 mod worker;
 
 pub use blocking::BlockingClient;
-pub use builder::{ClientBuilder, OverflowPolicy};
+pub use builder::{ClientBuilder, OverflowPolicy, RetryNotice, check_url};
 pub use client::Client;
-pub use error::{ClientError, TrackError};
+pub use error::{ClientError, NetworkError, NetworkErrorKind, TrackError};
 pub use eye_types::{Event, EventError, IngestResponse, ReplayRequest, ReplayResponse};
 pub use live::{LiveFilter, LiveStream};
 pub use query::{ErrorFilter, EventFilter};

@@ -10,7 +10,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER
 use serde::de::DeserializeOwned;
 
 use crate::builder::Settings;
-use crate::error::ClientError;
+use crate::error::{ClientError, NetworkError};
 
 /// What to do after one attempt to post a batch.
 pub(crate) enum Answer {
@@ -19,7 +19,7 @@ pub(crate) enum Answer {
     /// Network error, timeout, 5xx, 408 or 429: try again, after `after` when the server said.
     Retry {
         after: Option<Duration>,
-        reason: String,
+        problem: ClientError,
     },
     /// 413: the batch is too big; smaller ones may pass.
     TooLarge,
@@ -41,6 +41,7 @@ impl Transport {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(settings.request_timeout)
+            .connect_timeout(settings.connect_timeout.min(settings.request_timeout))
             .user_agent(concat!("eye-client-rust/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Settings(e.to_string()))?;
@@ -74,7 +75,7 @@ impl Transport {
             Err(error) => {
                 return Answer::Retry {
                     after: None,
-                    reason: error.to_string(),
+                    problem: self.network_error(&error),
                 };
             }
         };
@@ -86,18 +87,18 @@ impl Transport {
                     Ok(verdicts) => Answer::Verdicts(verdicts),
                     Err(error) => Answer::Retry {
                         after: None,
-                        reason: format!("unreadable answer: {error}"),
+                        problem: ClientError::Decode(format!("unreadable answer: {error}")),
                     },
                 }
             }
             StatusCode::PAYLOAD_TOO_LARGE => Answer::TooLarge,
             StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Answer::Retry {
                 after,
-                reason: status.to_string(),
+                problem: ClientError::Transport(describe(status, response).await),
             },
             status if status.is_server_error() => Answer::Retry {
                 after,
-                reason: status.to_string(),
+                problem: ClientError::Transport(describe(status, response).await),
             },
             status => Answer::Refused(describe(status, response).await),
         }
@@ -116,12 +117,17 @@ impl Transport {
             .query(query)
             .send()
             .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+            .map_err(|e| self.network_error(&e))?;
         decode(response).await
     }
 }
 
 impl Transport {
+    /// A request that got no answer, named by the base URL (never the key).
+    fn network_error(&self, error: &reqwest::Error) -> ClientError {
+        ClientError::Network(NetworkError::from_reqwest(&self.url, error))
+    }
+
     /// Opens a long-lived GET (server-sent events): no overall timeout.
     pub async fn stream(
         &self,
@@ -136,7 +142,7 @@ impl Transport {
             .timeout(Duration::from_secs(365 * 24 * 3600))
             .send()
             .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+            .map_err(|e| self.network_error(&e))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -161,7 +167,7 @@ impl Transport {
             .json(body)
             .send()
             .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+            .map_err(|e| self.network_error(&e))?;
         decode(response).await
     }
 }

@@ -108,7 +108,7 @@ async fn send(shared: &Shared, batch: Vec<Tracked>) {
                     fail(shared, batch.len());
                     break;
                 }
-                Answer::Retry { after, reason: _ } => {
+                Answer::Retry { after, problem: _ } => {
                     if attempt >= shared.settings.max_retries {
                         fail(shared, batch.len());
                         break;
@@ -163,7 +163,7 @@ fn fail(shared: &Shared, events: usize) {
 }
 
 /// Exponential backoff with full jitter: a random wait up to `base * 2^attempt`, capped.
-fn backoff(settings: &Settings, attempt: u32) -> Duration {
+pub(crate) fn backoff(settings: &Settings, attempt: u32) -> Duration {
     let ceiling = settings
         .backoff_base
         .saturating_mul(2u32.saturating_pow(attempt.min(16)))

@@ -50,7 +50,7 @@ pub enum Command {
 /// Which server and key; also from `EYE_URL` and `EYE_KEY`.
 #[derive(Args, Clone)]
 pub struct Remote {
-    /// The Eye's base URL.
+    /// The Eye's base URL, with its scheme (`http://host:port`).
     #[arg(long, env = "EYE_URL", default_value = "http://127.0.0.1:8000")]
     pub url: String,
     /// API key (ingest scope for `send`, query scope for the queries, admin for `replay`).
@@ -68,31 +68,55 @@ pub enum Format {
 
 #[derive(Args, Clone, Default)]
 pub struct EventFilters {
+    /// Only this session's events.
     #[arg(long)]
     pub session_id: Option<String>,
+    /// Only events of this category (e.g. "page interaction").
     #[arg(long)]
     pub category: Option<String>,
+    /// Only events of this name (e.g. "pageview").
     #[arg(long)]
     pub name: Option<String>,
+    /// Only events sent by this application.
     #[arg(long)]
     pub app: Option<String>,
-    /// Event timestamp from (inclusive), RFC 3339 or `2021-01-01 09:15:27`.
-    #[arg(long)]
+    /// Event timestamp from (inclusive): RFC 3339, `2021-01-01 09:15:27`, or a date alone
+    /// (`2021-01-01`, its midnight UTC).
+    #[arg(long, value_parser = crate::time_bound::parse)]
     pub from: Option<String>,
-    /// Event timestamp to (exclusive).
-    #[arg(long)]
+    /// Event timestamp to (exclusive), in the same forms as `--from`.
+    #[arg(long, value_parser = crate::time_bound::parse)]
     pub to: Option<String>,
 }
 
+/// `--format`: how results are printed.
+#[derive(Args, Clone, Copy)]
+pub struct FormatArg {
+    /// `table` (aligned columns; the default on a terminal) or `json` (one JSON object per
+    /// line; the default when piped).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// Events without an `event_id` get one made from the line's content and position (the
+/// line number, or the array index), so sending the same file again, or a retried request,
+/// stores nothing twice.
 #[derive(Args)]
 pub struct SendArgs {
     #[command(flatten)]
     pub remote: Remote,
     /// File of events; standard input when absent or `-`.
     pub file: Option<PathBuf>,
-    /// Events per request (at most the server's limit, 1,000 by default).
-    #[arg(long, default_value_t = 500)]
-    pub batch: usize,
+    /// Events per request, 1 to 1,000 (the server's default limit).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch: u16,
+    /// How long to keep retrying a request the server did not answer (unreachable,
+    /// overloaded), waits included: `30s`, `2m`, `500ms` or seconds. Each retry is shown on
+    /// standard error.
+    #[arg(long, default_value = "5s", value_parser = crate::time_bound::duration)]
+    pub retry_for: std::time::Duration,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args)]
@@ -104,23 +128,28 @@ pub struct EventsArgs {
     /// Newest first.
     #[arg(long)]
     pub desc: bool,
-    /// How many events to show (pages are followed as needed).
+    /// How many events to show (pages are followed as needed); when more match, standard
+    /// error says how to see them.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Continue after an earlier listing: the cursor it printed.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args)]
 pub struct SessionArgs {
     #[command(flatten)]
     pub remote: Remote,
+    /// The session's id, as sent by the application.
     pub session_id: String,
     /// How many events to show.
     #[arg(long, default_value_t = 1000)]
     pub limit: usize,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args)]
@@ -131,28 +160,38 @@ pub struct ErrorsArgs {
     pub remote: Remote,
     #[command(flatten)]
     pub filters: ErrorFilters,
+    /// How many errors to show (pages are followed as needed); when more match, standard
+    /// error says how to see them.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    /// Continue after an earlier listing: the cursor it printed.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 /// The filters of the error store, shared by `eye errors` and `eye errors replay`.
 #[derive(Args, Clone, Default)]
 pub struct ErrorFilters {
+    /// Only errors with this code (e.g. `schema_violation`, `timestamp_in_future`).
     #[arg(long)]
     pub code: Option<String>,
+    /// Only errors of requests from this application.
     #[arg(long)]
     pub app: Option<String>,
+    /// Only errors of events of this category.
     #[arg(long)]
     pub category: Option<String>,
+    /// Only errors of events of this name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Receive time from (inclusive).
-    #[arg(long)]
+    /// Receive time from (inclusive): RFC 3339, `2021-01-01 09:15:27`, or a date alone
+    /// (its midnight UTC).
+    #[arg(long, value_parser = crate::time_bound::parse)]
     pub from: Option<String>,
-    /// Receive time to (exclusive).
-    #[arg(long)]
+    /// Receive time to (exclusive), in the same forms as `--from`.
+    #[arg(long, value_parser = crate::time_bound::parse)]
     pub to: Option<String>,
 }
 
@@ -172,8 +211,8 @@ pub struct ReplayArgs {
     /// Only count what would happen.
     #[arg(long)]
     pub dry_run: bool,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args)]
@@ -192,13 +231,13 @@ pub struct TailArgs {
     /// Stop after this many events (default: follow until interrupted).
     #[arg(long)]
     pub max_events: Option<usize>,
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args)]
 pub struct HealthcheckArgs {
-    /// The node's address.
+    /// The node's address: `host:port` or a URL (`http://host:port`).
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub addr: String,
     /// The path to ask; `/readyz` also checks the node's dependencies.
@@ -226,7 +265,8 @@ pub struct StoreArgs {
     /// TOML configuration file.
     #[arg(long, env = "EYE_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Data directory holding the embedded store and queue [default: ./eye-data].
+    /// Data directory holding the embedded store and queue [default: ./eye-data, also
+    /// `EYE_DATA_DIR`]. Admin commands name the store they use on standard error.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Store: `sqlite` (embedded, in the data directory) or a postgres:// URL [default: sqlite].
@@ -270,7 +310,8 @@ pub enum KeysCommand {
     Create(CreateKeyArgs),
     /// List keys, never their secrets.
     List(ListKeysArgs),
-    /// Revoke a key by id; the running server refuses it at once.
+    /// Revoke a key by its id (or by its secret, never echoed); the running server refuses it
+    /// at once.
     Revoke(RevokeKeyArgs),
 }
 
@@ -290,15 +331,17 @@ pub struct CreateKeyArgs {
 pub struct ListKeysArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Print JSON lines instead of a table.
+    /// Print JSON lines instead of a table (same as `--format json`).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub format: FormatArg,
 }
 
 #[derive(Args)]
 pub struct RevokeKeyArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The key's id, as `eye keys list` shows it.
+    /// The key's id, as `eye keys list` shows it (`key_...`), or the key itself (`eye_...`).
     pub id: String,
 }

@@ -1,35 +1,21 @@
 //! `eye keys create|list|revoke`, straight on the store (SQLite allows it while the server
 //! runs). Only the new key goes to standard output, so scripts can capture it.
 
-use eye_server::config::{Config, Overrides};
 use eye_server::http::parse_scopes;
-use std::sync::Arc;
-
-use eye_server::backends::open_store;
+use eye_server::keys::{KEY_PREFIX, digest};
+use eye_server::model::KeyRecord;
 use eye_server::store::Store;
 use eye_server::timestamp::format_micros;
 
-use crate::cli::{CreateKeyArgs, ListKeysArgs, RevokeKeyArgs, StoreArgs};
-use crate::logging;
-
-/// The store named by the same settings `eye serve` reads, so a cluster is administered
-/// like one machine.
-pub async fn store_for(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
-    let overrides = Overrides {
-        data_dir: args.data_dir.clone(),
-        store: args.store.clone(),
-        ..Overrides::default()
-    };
-    let config = Config::load(args.config.as_deref(), overrides)?;
-    logging::init(config.log_format);
-    open_store(&config).await
-}
+use crate::admin_store::{self, Presence};
+use crate::cli::{CreateKeyArgs, Format, ListKeysArgs, RevokeKeyArgs};
+use crate::output::{self, Columns};
 
 pub async fn create(args: CreateKeyArgs) -> anyhow::Result<()> {
     eye_server::validation::check_identifier(&args.app, eye_server::validation::MAX_NAME_CHARS)
         .map_err(|problem| anyhow::anyhow!("--app {problem}"))?;
     let scopes = parse_scopes(&args.scopes).map_err(anyhow::Error::msg)?;
-    let store = store_for(&args.store).await?;
+    let store = admin_store::open(&args.store, Presence::MayCreate).await?;
     let new_key = eye_server::keys::generate();
     let record = store.create_key(&args.app, &scopes, new_key.hash).await?;
     let scope_names: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
@@ -44,40 +30,82 @@ pub async fn create(args: CreateKeyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+const KEY_COLUMNS: Columns = Columns(&[
+    ("ID", 20),
+    ("APP", 8),
+    ("SCOPES", 12),
+    ("CREATED", 27),
+    ("REVOKED", 0),
+]);
+
 pub async fn list(args: ListKeysArgs) -> anyhow::Result<()> {
-    let store = store_for(&args.store).await?;
+    let store = admin_store::open(&args.store, Presence::MustExist).await?;
     let keys = store.keys().await?;
-    if args.json {
+    let format = if args.json {
+        Format::Json
+    } else {
+        output::resolve(args.format.format)
+    };
+    if format == Format::Json {
         for key in keys {
-            println!(
-                "{}",
-                serde_json::to_string(&eye_server::http::key_info(key))?
-            );
+            output::json_line(&eye_server::http::key_info(key))?;
         }
         return Ok(());
     }
-    println!(
-        "{:<22} {:<24} {:<20} {:<28} REVOKED",
-        "ID", "APP", "SCOPES", "CREATED"
-    );
-    for key in keys {
-        let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
-        let revoked = key.revoked_at.map_or_else(|| "-".to_owned(), format_micros);
-        println!(
-            "{:<22} {:<24} {:<20} {:<28} {}",
-            key.id,
-            key.app,
-            scopes.join(","),
-            format_micros(key.created_at),
-            revoked
-        );
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|key| {
+            let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+            vec![
+                key.id.clone(),
+                key.app.clone(),
+                scopes.join(","),
+                format_micros(key.created_at),
+                key.revoked_at.map_or_else(|| "-".to_owned(), format_micros),
+            ]
+        })
+        .collect();
+    for line in KEY_COLUMNS.render(&rows) {
+        println!("{line}");
     }
     Ok(())
 }
 
+/// Revokes by id, or by the secret itself (a leaked key is often all one has at hand); the
+/// secret is never printed back.
 pub async fn revoke(args: RevokeKeyArgs) -> anyhow::Result<()> {
-    let store = store_for(&args.store).await?;
-    let key = store.revoke_key(&args.id).await?;
+    let store = admin_store::open(&args.store, Presence::MustExist).await?;
+    let key = find(store.as_ref(), &args.id).await?;
+    if let Some(revoked_at) = key.revoked_at {
+        anyhow::bail!(
+            "key {} of app {:?} was already revoked at {}",
+            key.id,
+            key.app,
+            format_micros(revoked_at)
+        );
+    }
+    let key = store.revoke_key(&key.id).await?;
     eprintln!("revoked key {} of app {:?}", key.id, key.app);
     Ok(())
+}
+
+async fn find(store: &dyn Store, id_or_secret: &str) -> anyhow::Result<KeyRecord> {
+    if id_or_secret.starts_with(KEY_PREFIX) {
+        return store
+            .key_by_hash(digest(id_or_secret))
+            .await?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no key of this store has the secret given (it is not repeated here)"
+                )
+            });
+    }
+    let keys = store.keys().await?;
+    keys.into_iter()
+        .find(|key| key.id == id_or_secret)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no key has the id {id_or_secret:?} in this store: `eye keys list` shows the ids"
+            )
+        })
 }

@@ -12,13 +12,13 @@ use eye_server::store::{
 };
 use serde_json::{Value, json};
 
+use crate::admin_store::{self, Presence};
 use crate::cli::{MigrateDataArgs, StoreArgs};
-use crate::keys::store_for;
 use crate::logging;
 
 pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
     // Opening a store applies its pending migrations, under a lock on PostgreSQL.
-    let store = store_for(&args).await?;
+    let store = admin_store::open(&args, Presence::MayCreateInside).await?;
     store.check().await?;
     eprintln!("the store is at the latest schema version");
     Ok(())

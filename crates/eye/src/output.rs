@@ -1,4 +1,6 @@
-//! How query results are printed: aligned columns for people, JSON lines for programs.
+//! How results are printed: aligned columns for people, JSON lines for programs. Columns
+//! grow to fit: an id, a name or a code is never cut, so it can be pasted into the next
+//! command. Only free text (event data, error messages) is shortened.
 
 use std::io::{IsTerminal, Write};
 
@@ -23,7 +25,7 @@ pub fn json_line(value: &impl Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Cuts `text` to `width` characters, marking the cut.
+/// Cuts free text to `width` characters, marking the cut.
 fn clip(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_owned();
@@ -33,33 +35,128 @@ fn clip(text: &str, width: usize) -> String {
     clipped
 }
 
-pub const EVENT_HEADER: &str = "TIMESTAMP                    APP          SESSION                  TYPE                             DATA";
+/// A table's columns: their titles and least widths.
+pub struct Columns(pub &'static [(&'static str, usize)]);
 
-pub fn event_row(event: &StoredEvent) -> String {
-    format!(
-        "{:<28} {:<12} {:<24} {:<32} {}",
-        event.timestamp,
-        clip(&event.app, 12),
-        clip(&event.session_id, 24),
-        clip(&format!("{} / {}", event.category, event.name), 32),
-        clip(&event.data.to_string(), 80)
-    )
+impl Columns {
+    /// Lines of the header and `rows`, each column as wide as its widest cell (at least its
+    /// least width); the last column is not padded.
+    pub fn render(&self, rows: &[Vec<String>]) -> Vec<String> {
+        let mut widths: Vec<usize> = self
+            .0
+            .iter()
+            .map(|(title, least)| title.len().max(*least))
+            .collect();
+        for row in rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let header: Vec<String> = self
+            .0
+            .iter()
+            .map(|(title, _)| (*title).to_owned())
+            .collect();
+        std::iter::once(&header)
+            .chain(rows)
+            .map(|row| line(row, &widths))
+            .collect()
+    }
+
+    /// One row printed on its own (a followed stream), at the least widths.
+    pub fn row(&self, row: &[String]) -> String {
+        let widths: Vec<usize> = self
+            .0
+            .iter()
+            .map(|(title, least)| title.len().max(*least))
+            .collect();
+        line(row, &widths)
+    }
+
+    pub fn header(&self) -> String {
+        let header: Vec<String> = self
+            .0
+            .iter()
+            .map(|(title, _)| (*title).to_owned())
+            .collect();
+        self.row(&header)
+    }
 }
 
-pub const ERROR_HEADER: &str = "RECEIVED                     APP          CODE                  TYPE                        PATH              MESSAGE";
+fn line(cells: &[String], widths: &[usize]) -> String {
+    let last = cells.len().saturating_sub(1);
+    let mut line = String::new();
+    for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+        if index == last {
+            line.push_str(cell);
+        } else {
+            line.push_str(&format!("{cell:<width$} "));
+        }
+    }
+    line.trim_end().to_owned()
+}
 
-pub fn error_row(error: &ErrorRecord) -> String {
+pub const EVENT_COLUMNS: Columns = Columns(&[
+    ("TIMESTAMP", 27),
+    ("APP", 8),
+    ("SESSION", 12),
+    ("TYPE", 20),
+    ("DATA", 0),
+]);
+
+pub fn event_cells(event: &StoredEvent) -> Vec<String> {
+    vec![
+        event.timestamp.clone(),
+        event.app.clone(),
+        event.session_id.clone(),
+        format!("{} / {}", event.category, event.name),
+        clip(&event.data.to_string(), 80),
+    ]
+}
+
+pub const ERROR_COLUMNS: Columns = Columns(&[
+    ("RECEIVED", 27),
+    ("APP", 8),
+    ("CODE", 12),
+    ("TYPE", 12),
+    ("PATH", 8),
+    ("MESSAGE", 0),
+]);
+
+pub fn error_cells(error: &ErrorRecord) -> Vec<String> {
     let event_type = match (&error.category, &error.name) {
-        (Some(category), Some(name)) => format!("{category} / {name}"),
-        _ => "-".to_owned(),
+        (None, None) => "-".to_owned(),
+        (category, name) => format!(
+            "{} / {}",
+            category.as_deref().unwrap_or("-"),
+            name.as_deref().unwrap_or("-")
+        ),
     };
-    format!(
-        "{:<28} {:<12} {:<21} {:<27} {:<17} {}",
-        error.received_at,
-        clip(&error.app, 12),
-        clip(&error.code, 21),
-        clip(&event_type, 27),
-        clip(error.path.as_deref().unwrap_or("-"), 17),
-        clip(&error.message, 80)
-    )
+    vec![
+        error.received_at.clone(),
+        error.app.clone(),
+        error.code.clone(),
+        event_type,
+        error.path.clone().unwrap_or_else(|| "-".to_owned()),
+        clip(&error.message, 100),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_ids_widen_their_column_and_are_never_cut() {
+        const COLUMNS: Columns = Columns(&[("ID", 4), ("NOTE", 0)]);
+        let long = "e2085be5-9137-4e4e-80b5-f1ffddc25423-and-more";
+        let lines = COLUMNS.render(&[
+            vec![long.to_owned(), "first".to_owned()],
+            vec!["s1".to_owned(), "second".to_owned()],
+        ]);
+        assert!(lines[1].starts_with(&format!("{long} first")), "{lines:?}");
+        let note_at = lines[1].find("first").expect("note");
+        assert_eq!(lines[2].find("second"), Some(note_at), "aligned: {lines:?}");
+        assert_eq!(lines[0].find("NOTE"), Some(note_at), "{lines:?}");
+    }
 }

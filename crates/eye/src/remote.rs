@@ -1,149 +1,71 @@
-//! The command-line client: `eye send`, `events`, `sessions`, `errors` and `tail`, through
-//! the Rust SDK against a running server.
+//! The command-line client: `eye events`, `sessions`, `errors` and `tail` through the Rust
+//! SDK against a running server, and the client set-up and error wording `eye send` shares.
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{IsTerminal, Read};
+use std::collections::HashSet;
 use std::time::Duration;
 
-use anyhow::Context;
-use eye_client::{Client, ErrorFilter, EventFilter};
-use eye_types::EventResult;
-use serde_json::Value;
+use eye_client::{Client, ClientError, ErrorFilter, EventFilter, NetworkErrorKind};
 
 use crate::cli::{
-    ErrorsAction, ErrorsArgs, EventFilters, EventsArgs, Format, Remote, ReplayArgs, SendArgs,
-    SessionArgs, TailArgs,
+    ErrorsAction, ErrorsArgs, EventFilters, EventsArgs, Format, Remote, ReplayArgs, SessionArgs,
+    TailArgs,
 };
-use crate::output::{self, ERROR_HEADER, EVENT_HEADER, error_row, event_row, json_line};
+use crate::output::{self, ERROR_COLUMNS, EVENT_COLUMNS, error_cells, event_cells, json_line};
 
-fn client(remote: &Remote) -> anyhow::Result<Client> {
-    let key = remote
+/// A client for the query commands: the URL checked, the key required.
+pub fn query_client(remote: &Remote) -> anyhow::Result<Client> {
+    build(remote, Client::builder(&remote.url, key(remote)?))
+}
+
+/// A client for `eye send`: retries until `retry_for` has passed, each one announced on
+/// standard error.
+pub fn sending_client(remote: &Remote, retry_for: Duration) -> anyhow::Result<Client> {
+    let builder = Client::builder(&remote.url, key(remote)?)
+        .retry_for(retry_for)
+        .max_retries(u32::MAX)
+        .backoff(Duration::from_millis(200), Duration::from_secs(5))
+        .on_retry(|notice| {
+            eprintln!(
+                "{} (attempt {}); retrying in {:.1} s",
+                hint(notice.problem),
+                notice.attempt,
+                notice.wait.as_secs_f64()
+            );
+        });
+    build(remote, builder)
+}
+
+fn key(remote: &Remote) -> anyhow::Result<&str> {
+    remote
         .key
         .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("give an API key with --key or EYE_KEY"))?;
-    Ok(Client::builder(&remote.url, key).build()?)
+        .ok_or_else(|| anyhow::anyhow!("give an API key with --key or EYE_KEY"))
 }
 
-/// One input line that could not be read as an event.
-struct Unreadable {
-    line: usize,
-    problem: String,
+fn build(remote: &Remote, builder: eye_client::ClientBuilder) -> anyhow::Result<Client> {
+    eye_client::check_url(&remote.url).map_err(|error| match error {
+        ClientError::Settings(problem) => anyhow::anyhow!("--url: {problem}"),
+        other => anyhow::Error::new(other),
+    })?;
+    Ok(builder.build()?)
 }
 
-/// The events of the input, each with its line (or array position), and the lines that
-/// were not JSON.
-struct Input {
-    events: Vec<(usize, Value)>,
-    unreadable: Vec<Unreadable>,
+/// The error, worded for the person at the terminal: what to check when the server cannot
+/// be reached.
+pub fn explain(error: ClientError) -> anyhow::Error {
+    anyhow::anyhow!(hint(&error))
 }
 
-/// Reads events: a JSON array, or one JSON object per line (blank lines skipped).
-fn read_events(args: &SendArgs) -> anyhow::Result<Input> {
-    let mut text = String::new();
-    match args.file.as_deref() {
-        Some(path) if path.as_os_str() != "-" => {
-            text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+fn hint(error: &ClientError) -> String {
+    match error.network().map(|network| &network.kind) {
+        Some(NetworkErrorKind::ConnectionRefused) => {
+            format!("{error} — is `eye serve` running? (--url or EYE_URL)")
         }
-        _ => {
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading standard input")?;
+        Some(NetworkErrorKind::HostNotFound) => {
+            format!("{error} — check the host name in --url or EYE_URL")
         }
+        _ => error.to_string(),
     }
-    if text.trim_start().starts_with('[') {
-        let events: Vec<Value> = serde_json::from_str(&text)
-            .context("the input starts with `[` but is not a JSON array")?;
-        let events = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| (i + 1, e))
-            .collect();
-        return Ok(Input {
-            events,
-            unreadable: Vec::new(),
-        });
-    }
-    let (mut events, mut unreadable) = (Vec::new(), Vec::new());
-    for (index, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        match serde_json::from_str(line) {
-            Ok(event) => events.push((index + 1, event)),
-            Err(error) => unreadable.push(Unreadable {
-                line: index + 1,
-                problem: error.to_string(),
-            }),
-        }
-    }
-    Ok(Input { events, unreadable })
-}
-
-pub async fn send(args: SendArgs) -> anyhow::Result<()> {
-    let client = client(&args.remote)?;
-    let Input { events, unreadable } = read_events(&args)?;
-    let progress = std::io::stderr().is_terminal();
-    let (mut accepted, mut rejected) = (0usize, 0usize);
-    let mut reasons: BTreeMap<(String, String), (usize, String, usize)> = BTreeMap::new();
-    for (done, chunk) in events.chunks(args.batch.clamp(1, 1000)).enumerate() {
-        let values: Vec<&Value> = chunk.iter().map(|(_, event)| event).collect();
-        let response = client
-            .send(&values)
-            .await
-            .with_context(|| format!("sending events from line {}", chunk[0].0))?;
-        accepted += response.accepted;
-        rejected += response.rejected;
-        for result in response.results {
-            if let EventResult::Rejected { index, error } = result {
-                let line = chunk.get(index).map_or(0, |(line, _)| *line);
-                let key = (error.code.clone(), error.path.clone().unwrap_or_default());
-                let entry = reasons.entry(key).or_insert((0, error.message, line));
-                entry.0 += 1;
-            }
-        }
-        if progress {
-            let sent = (done * args.batch + chunk.len()).min(events.len());
-            eprint!("\r{}", progress_bar(sent, events.len()));
-        }
-    }
-    if progress {
-        eprintln!();
-    }
-    println!(
-        "accepted {accepted}, rejected {rejected}, unreadable {}",
-        unreadable.len()
-    );
-    for ((code, path), (count, message, line)) in &reasons {
-        let path = if path.is_empty() {
-            String::new()
-        } else {
-            format!(" at {path}")
-        };
-        println!("  {count} × {code}{path}: {message} (first on line {line})");
-    }
-    for bad in unreadable.iter().take(10) {
-        println!("  line {}: not JSON: {}", bad.line, bad.problem);
-    }
-    anyhow::ensure!(
-        rejected == 0 && unreadable.is_empty(),
-        "{} events were not accepted",
-        rejected + unreadable.len()
-    );
-    Ok(())
-}
-
-/// `[#############                 ]  45% 450/1000`
-fn progress_bar(done: usize, total: usize) -> String {
-    const WIDTH: usize = 30;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-    let percent = (done * 100).checked_div(total).unwrap_or(100);
-    format!(
-        "[{}{}] {percent:>3}% {done}/{total}",
-        "#".repeat(filled),
-        " ".repeat(WIDTH - filled)
-    )
 }
 
 fn event_filter(filters: &EventFilters) -> EventFilter {
@@ -158,59 +80,59 @@ fn event_filter(filters: &EventFilters) -> EventFilter {
     }
 }
 
+/// Tells, on standard error, how to see what `--limit` left out.
+fn more_match(what: &str, cursor: &str) {
+    eprintln!("more {what} match: add `--cursor {cursor}` for the next ones, or raise --limit");
+}
+
 pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
-    let client = client(&args.remote)?;
+    let client = query_client(&args.remote)?;
     let mut filter = event_filter(&args.filters);
     filter.order = args.desc.then(|| "desc".to_owned());
-    let printer = Printer::new(args.format, EVENT_HEADER);
+    filter.cursor = args.cursor.clone();
+    let format = output::resolve(args.format.format);
+    let mut rows = Vec::new();
     let mut shown = 0;
     while shown < args.limit {
         filter.limit = Some((args.limit - shown).min(1000));
-        let page = client.events(&filter).await?;
-        shown += printer.print(&page.events, event_row)?;
+        let page = client.events(&filter).await.map_err(explain)?;
+        shown += page.events.len();
+        for event in &page.events {
+            match format {
+                Format::Json => json_line(event)?,
+                Format::Table => rows.push(event_cells(event)),
+            }
+        }
         let Some(cursor) = page.next_cursor else {
             break;
         };
+        if shown >= args.limit {
+            print_table(format, &EVENT_COLUMNS, &rows);
+            more_match("events", &cursor);
+            return Ok(());
+        }
         filter.cursor = Some(cursor);
     }
+    print_table(format, &EVENT_COLUMNS, &rows);
     Ok(())
 }
 
-/// Prints rows as a table (after a header) or as JSON lines.
-struct Printer {
-    format: Format,
-}
-
-impl Printer {
-    fn new(format: Option<Format>, header: &str) -> Printer {
-        let format = output::resolve(format);
-        if format == Format::Table {
-            println!("{header}");
+fn print_table(format: Format, columns: &output::Columns, rows: &[Vec<String>]) {
+    if format == Format::Table {
+        for line in columns.render(rows) {
+            println!("{line}");
         }
-        Printer { format }
-    }
-
-    /// Prints `items`; returns how many.
-    fn print<T: serde::Serialize>(
-        &self,
-        items: &[T],
-        row: fn(&T) -> String,
-    ) -> anyhow::Result<usize> {
-        for item in items {
-            match self.format {
-                Format::Table => println!("{}", row(item)),
-                Format::Json => json_line(item)?,
-            }
-        }
-        Ok(items.len())
     }
 }
 
+/// A session's events: the same lines as `eye events`; its summary goes first in a table
+/// and to standard error with JSON lines, which hold events only.
 pub async fn sessions(args: SessionArgs) -> anyhow::Result<()> {
-    let client = client(&args.remote)?;
+    let client = query_client(&args.remote)?;
     let mut page = client
-        .session(&args.session_id, Some(args.limit.min(1000)), None)
-        .await?;
+        .session(&args.session_id, Some(args.limit.clamp(1, 1000)), None)
+        .await
+        .map_err(explain)?;
     while page.events.len() < args.limit {
         let Some(cursor) = page.next_cursor.take() else {
             break;
@@ -221,26 +143,37 @@ pub async fn sessions(args: SessionArgs) -> anyhow::Result<()> {
                 Some((args.limit - page.events.len()).min(1000)),
                 Some(&cursor),
             )
-            .await?;
+            .await
+            .map_err(explain)?;
         page.events.extend(next.events);
         page.next_cursor = next.next_cursor;
     }
-    match output::resolve(args.format) {
-        Format::Json => json_line(&page)?,
-        Format::Table => {
-            println!(
-                "session {}: {} events from {} to {}, apps {}",
-                page.session_id,
-                page.event_count,
-                page.first_timestamp,
-                page.last_timestamp,
-                page.apps.join(", ")
-            );
-            println!("{EVENT_HEADER}");
+    let summary = format!(
+        "session {}: {} events from {} to {}, apps {}",
+        page.session_id,
+        page.event_count,
+        page.first_timestamp,
+        page.last_timestamp,
+        page.apps.join(", ")
+    );
+    match output::resolve(args.format.format) {
+        Format::Json => {
+            eprintln!("{summary}");
             for event in &page.events {
-                println!("{}", event_row(event));
+                json_line(event)?;
             }
         }
+        Format::Table => {
+            println!("{summary}");
+            let rows: Vec<Vec<String>> = page.events.iter().map(event_cells).collect();
+            print_table(Format::Table, &EVENT_COLUMNS, &rows);
+        }
+    }
+    if page.next_cursor.is_some() {
+        eprintln!(
+            "the session has more than {} events: raise --limit to see them",
+            page.events.len()
+        );
     }
     Ok(())
 }
@@ -249,7 +182,7 @@ pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
     if let Some(ErrorsAction::Replay(replay)) = args.action {
         return replay_errors(replay).await;
     }
-    let client = client(&args.remote)?;
+    let client = query_client(&args.remote)?;
     let filters = args.filters;
     let mut filter = ErrorFilter {
         code: filters.code,
@@ -258,24 +191,38 @@ pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
         name: filters.name,
         from: filters.from,
         to: filters.to,
+        cursor: args.cursor,
         ..ErrorFilter::default()
     };
-    let printer = Printer::new(args.format, ERROR_HEADER);
+    let format = output::resolve(args.format.format);
+    let mut rows = Vec::new();
     let mut shown = 0;
     while shown < args.limit {
         filter.limit = Some((args.limit - shown).min(1000));
-        let page = client.errors(&filter).await?;
-        shown += printer.print(&page.errors, error_row)?;
+        let page = client.errors(&filter).await.map_err(explain)?;
+        shown += page.errors.len();
+        for error in &page.errors {
+            match format {
+                Format::Json => json_line(error)?,
+                Format::Table => rows.push(error_cells(error)),
+            }
+        }
         let Some(cursor) = page.next_cursor else {
             break;
         };
+        if shown >= args.limit {
+            print_table(format, &ERROR_COLUMNS, &rows);
+            more_match("errors", &cursor);
+            return Ok(());
+        }
         filter.cursor = Some(cursor);
     }
+    print_table(format, &ERROR_COLUMNS, &rows);
     Ok(())
 }
 
 async fn replay_errors(args: ReplayArgs) -> anyhow::Result<()> {
-    let client = client(&args.remote)?;
+    let client = query_client(&args.remote)?;
     let filters = args.filters;
     let request = eye_client::ReplayRequest {
         code: filters.code,
@@ -286,30 +233,42 @@ async fn replay_errors(args: ReplayArgs) -> anyhow::Result<()> {
         to: filters.to,
         dry_run: args.dry_run,
     };
-    let outcome = client.replay_errors(&request).await?;
-    if output::resolve(args.format) == Format::Json {
+    let outcome = client.replay_errors(&request).await.map_err(explain)?;
+    if output::resolve(args.format.format) == Format::Json {
         return json_line(&outcome);
     }
+    for line in replay_lines(&outcome) {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The replay's outcome in words: what was stored (or would be, in a dry run), per type.
+fn replay_lines(outcome: &eye_client::ReplayResponse) -> Vec<String> {
     let verb = if outcome.dry_run {
         "would store"
     } else {
         "stored"
     };
-    println!(
+    let mut lines = vec![format!(
         "matched {}, {verb} {}, still failing {}",
         outcome.matched, outcome.passed, outcome.still_failing
-    );
+    )];
     for row in &outcome.by_event_type {
         let event_type = match (&row.category, &row.name) {
-            (Some(category), Some(name)) => format!("{category} / {name}"),
-            _ => "(refused request bodies)".to_owned(),
+            (None, None) => "(no event type: refused request bodies)".to_owned(),
+            (category, name) => format!(
+                "{} / {}",
+                category.as_deref().unwrap_or("(no category)"),
+                name.as_deref().unwrap_or("(no name)")
+            ),
         };
-        println!(
-            "  {event_type}: matched {}, passed {}, still failing {}",
+        lines.push(format!(
+            "  {event_type}: matched {}, {verb} {}, still failing {}",
             row.matched, row.passed, row.still_failing
-        );
+        ));
     }
-    Ok(())
+    lines
 }
 
 /// Events arriving this long after their own timestamp are still shown.
@@ -320,25 +279,21 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
     if args.poll {
         return tail_by_polling(args).await;
     }
-    let client = client(&args.remote)?;
-    let format = output::resolve(args.format);
+    let client = query_client(&args.remote)?;
+    let format = output::resolve(args.format.format);
     let filter = eye_client::LiveFilter {
         session_id: args.filters.session_id.clone(),
         category: args.filters.category.clone(),
         name: args.filters.name.clone(),
         app: args.filters.app.clone(),
     };
-    let mut stream = client.live(&filter).await?;
+    let mut stream = client.live(&filter).await.map_err(explain)?;
     if format == Format::Table {
-        println!("{EVENT_HEADER}");
+        println!("{}", EVENT_COLUMNS.header());
     }
     let mut printed = 0;
     while let Some(event) = stream.next().await {
-        let event = event?;
-        match format {
-            Format::Table => println!("{}", event_row(&event)),
-            Format::Json => json_line(&event)?,
-        }
+        print_followed(format, &event.map_err(explain)?)?;
         printed += 1;
         if args.max_events.is_some_and(|max| printed >= max) {
             break;
@@ -347,13 +302,21 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_followed(format: Format, event: &eye_types::StoredEvent) -> anyhow::Result<()> {
+    match format {
+        Format::Table => println!("{}", EVENT_COLUMNS.row(&event_cells(event))),
+        Format::Json => json_line(event)?,
+    }
+    Ok(())
+}
+
 /// Asks, every interval, for events whose timestamp is recent enough, and prints the ones
 /// not seen yet.
 async fn tail_by_polling(args: TailArgs) -> anyhow::Result<()> {
-    let client = client(&args.remote)?;
-    let format = output::resolve(args.format);
+    let client = query_client(&args.remote)?;
+    let format = output::resolve(args.format.format);
     if format == Format::Table {
-        println!("{EVENT_HEADER}");
+        println!("{}", EVENT_COLUMNS.header());
     }
     let mut since = time::OffsetDateTime::now_utc() - LATE_ARRIVAL;
     let mut seen: HashSet<String> = HashSet::new();
@@ -364,7 +327,7 @@ async fn tail_by_polling(args: TailArgs) -> anyhow::Result<()> {
         filter.limit = Some(1000);
         let mut newest = since;
         loop {
-            let page = client.events(&filter).await?;
+            let page = client.events(&filter).await.map_err(explain)?;
             for event in page.events {
                 if !seen.insert(event.id.clone()) {
                     continue;
@@ -375,10 +338,7 @@ async fn tail_by_polling(args: TailArgs) -> anyhow::Result<()> {
                 ) {
                     newest = newest.max(at);
                 }
-                match format {
-                    Format::Table => println!("{}", event_row(&event)),
-                    Format::Json => json_line(&event)?,
-                }
+                print_followed(format, &event)?;
                 printed += 1;
                 if args.max_events.is_some_and(|max| printed >= max) {
                     return Ok(());
@@ -400,18 +360,54 @@ async fn tail_by_polling(args: TailArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::progress_bar;
+    use super::*;
+    use eye_client::ReplayResponse;
+    use eye_types::ReplayTypeCount;
+
+    fn row(category: Option<&str>, name: Option<&str>) -> ReplayTypeCount {
+        ReplayTypeCount {
+            category: category.map(str::to_owned),
+            name: name.map(str::to_owned),
+            matched: 3,
+            passed: 2,
+            still_failing: 1,
+        }
+    }
 
     #[test]
-    fn the_progress_bar_fills_with_the_count() {
+    fn replay_labels_say_what_was_done_for_each_kind_of_row() {
+        let outcome = |dry_run| ReplayResponse {
+            matched: 9,
+            passed: 6,
+            still_failing: 3,
+            dry_run,
+            by_event_type: vec![
+                row(Some("page interaction"), Some("cta click")),
+                row(Some("page interaction"), None),
+                row(None, None),
+            ],
+        };
         assert_eq!(
-            progress_bar(0, 10),
-            format!("[{}]   0% 0/10", " ".repeat(30))
+            replay_lines(&outcome(true)),
+            [
+                "matched 9, would store 6, still failing 3",
+                "  page interaction / cta click: matched 3, would store 2, still failing 1",
+                "  page interaction / (no name): matched 3, would store 2, still failing 1",
+                "  (no event type: refused request bodies): matched 3, would store 2, still failing 1",
+            ]
         );
+        assert!(replay_lines(&outcome(false))[1].contains("stored 2"));
+    }
+
+    #[test]
+    fn an_unreachable_server_is_named_with_what_to_check() {
+        let refused = ClientError::Network(eye_client::NetworkError {
+            url: "http://127.0.0.1:8000".into(),
+            kind: NetworkErrorKind::ConnectionRefused,
+        });
         assert_eq!(
-            progress_bar(5, 10),
-            format!("[{}{}]  50% 5/10", "#".repeat(15), " ".repeat(15))
+            hint(&refused),
+            "connection refused at http://127.0.0.1:8000 — is `eye serve` running? (--url or EYE_URL)"
         );
-        assert_eq!(progress_bar(0, 0), format!("[{}] 100% 0/0", "#".repeat(30)));
     }
 }

@@ -74,6 +74,8 @@ async fn send_then_query_from_the_command_line() {
             &url,
             "--key",
             &ingest,
+            "--format",
+            "table",
         ],
         None,
     );
@@ -85,11 +87,10 @@ async fn send_then_query_from_the_command_line() {
         stdout.contains("accepted 3, rejected 1, unreadable 1"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("invalid_timestamp at /timestamp"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("line 6"), "{stdout}");
+    assert!(stdout.contains("1 × invalid_timestamp"), "{stdout}");
+    assert!(stdout.contains("1 × at /timestamp: "), "{stdout}");
+    assert!(stdout.contains("(line 5)"), "{stdout}");
+    assert!(stdout.contains("line 6: not JSON"), "{stdout}");
 
     let array = format!(
         "[{}, {}]",
@@ -98,7 +99,12 @@ async fn send_then_query_from_the_command_line() {
     );
     let (code, stdout, _) = run(&["send", "--url", &url, "--key", &ingest], Some(&array));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("accepted 2, rejected 0"), "{stdout}");
+    let summary = &json_lines(&stdout)[0];
+    assert_eq!(
+        (&summary["accepted"], &summary["rejected"]),
+        (&Value::from(2), &Value::from(0)),
+        "piped, the summary is a JSON line: {stdout}"
+    );
     drain(&common::http(), &url, Duration::from_secs(10)).await;
 
     let (code, stdout, stderr) = run(
@@ -145,20 +151,20 @@ async fn send_then_query_from_the_command_line() {
     assert_eq!(newest.len(), 2);
     assert_eq!(newest[0]["timestamp"], "2021-01-01T10:00:01.000000Z");
 
-    let (_, stdout, _) = run(
+    let (_, stdout, stderr) = run(
         &[
             "sessions", "s3", "--url", &url, "--key", &query, "--format", "json",
         ],
         None,
     );
-    let session = &json_lines(&stdout)[0];
-    assert_eq!(
-        (
-            session["event_count"].clone(),
-            session["events"].as_array().map(Vec::len)
-        ),
-        (Value::from(2), Some(2))
+    let session = json_lines(&stdout);
+    assert_eq!(session.len(), 2, "one JSON line per event: {stdout}");
+    assert!(
+        session
+            .iter()
+            .all(|e| e["session_id"] == "s3" && e["id"].is_string())
     );
+    assert!(stderr.contains("session s3: 2 events"), "{stderr}");
 
     let (_, stdout, _) = run(
         &["errors", "--url", &url, "--key", &query, "--format", "json"],

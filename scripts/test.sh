@@ -14,13 +14,19 @@ need mount "util-linux: used by the disk-full test"
 need python3 "Python 3.9+ runs the Python SDK tests"
 need npm "Node.js and npm run the console's browser tests"
 
-# Debian's chromium for the browser tests (never a browser downloaded by a test tool).
-if ! command -v chromium >/dev/null; then
+# Debian's chromium for the browser tests (never a browser downloaded by a test tool), and
+# curl, which runs the README's walk-through as written.
+missing_packages=()
+command -v chromium >/dev/null || missing_packages+=(chromium)
+command -v curl >/dev/null || missing_packages+=(curl)
+if ((${#missing_packages[@]})); then
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-        echo "== installing chromium"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        echo "== installing ${missing_packages[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_packages[@]}" >/dev/null
     fi
-    command -v chromium >/dev/null || { echo "test.sh: chromium is required (apt-get install chromium)" >&2; exit 1; }
+    for tool in chromium curl; do
+        command -v "$tool" >/dev/null || { echo "test.sh: $tool is required (apt-get install $tool)" >&2; exit 1; }
+    done
 fi
 
 listening() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

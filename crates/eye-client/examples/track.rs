@@ -2,7 +2,7 @@
 //!
 //! `cargo run -p eye-client --example track -- http://127.0.0.1:8000 "$INGEST_KEY"`
 
-use eye_client::Client;
+use eye_client::{Client, Stats};
 use serde_json::json;
 
 #[tokio::main]
@@ -12,7 +12,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("usage: track URL INGEST_KEY");
         std::process::exit(2);
     };
-    let client = Client::builder(&url, &key)
+    let (session, stats) = track_the_brief_events(&url, &key).await?;
+    println!("session {session}: {stats:?}");
+    Ok(())
+}
+
+/// The brief's three events in one session; returns the session id and the counters.
+pub async fn track_the_brief_events(
+    url: &str,
+    key: &str,
+) -> Result<(String, Stats), Box<dyn std::error::Error>> {
+    let client = Client::builder(url, key)
         .on_rejected(|rejected| {
             eprintln!("rejected {}: {}", rejected.event_id, rejected.error.message)
         })
@@ -37,8 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         json!({"host": "www.example.com", "path": "/", "form": {"first_name": "John"}}),
     )?;
     client.close().await;
-    println!("session {session}: {:?}", client.stats());
-    Ok(())
+    Ok((session, client.stats()))
 }
 
 fn uuid_like() -> String {

@@ -1,0 +1,166 @@
+//! README.md's examples, run as written against the shipped schemas and defaults: the
+//! walk-through's shell block with the real binary and curl, and the alert rules' TOML.
+//! Editing an example without keeping it true breaks this test.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::EYE;
+use serde_json::Value;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The fenced blocks of the README that follow `heading`, up to the next heading of its level.
+fn blocks_under(heading: &str, language: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(repository().join("README.md")).expect("README.md");
+    let start = readme
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no {heading:?}"));
+    let level = heading.split(' ').next().unwrap_or("##");
+    let section = &readme[start + heading.len() + 2..];
+    let end = section
+        .find(&format!("\n{level} "))
+        .unwrap_or(section.len());
+    let mut blocks = Vec::new();
+    let mut rest = &section[..end];
+    let fence = format!("```{language}\n");
+    while let Some(at) = rest.find(&fence) {
+        let body = &rest[at + fence.len()..];
+        let close = body.find("```").expect("a closed block");
+        // Indented blocks (inside a list) lose their indentation.
+        let indent = rest[..at].rsplit('\n').next().map_or(0, str::len);
+        let text: Vec<&str> = body[..close]
+            .lines()
+            .map(|line| line.get(indent..).unwrap_or(line.trim_start()))
+            .collect();
+        blocks.push(text.join("\n"));
+        rest = &body[close + 3..];
+    }
+    blocks
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// The outputs of the script's curl calls, in order (each followed by a marker line).
+fn curl_outputs(stdout: &str) -> Vec<Value> {
+    stdout
+        .split("\n== curl done\n")
+        .filter(|chunk| !chunk.trim().is_empty())
+        .map(|chunk| {
+            serde_json::from_str(chunk.trim())
+                .unwrap_or_else(|e| panic!("a curl output is not JSON ({e}): {chunk}"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_walk_through_runs_as_written() {
+    let script = blocks_under("## Walk-through", "sh")
+        .into_iter()
+        .next()
+        .expect("the walk-through block");
+    let work = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    // The block, with `cargo run ... --` as the built binary, the server started in the
+    // background (it says: another terminal), and its address in place of the default.
+    let mut lines = vec![
+        "set -euo pipefail".to_owned(),
+        "curl() { command curl --max-time 10 \"$@\"; printf '\\n== curl done\\n'; }".to_owned(),
+    ];
+    for line in script.lines() {
+        let line = line
+            .replace("cargo run -q -p eye --", "\"$EYE\"")
+            .replace("cargo run --release -p eye --", "\"$EYE\"")
+            .replace("localhost:8000", &address);
+        if line.contains("\"$EYE\" serve") {
+            lines.push(format!("{} --listen {address} 2>server.log &", line.trim()));
+            lines.push("SERVER=$!; trap 'kill $SERVER' EXIT".to_owned());
+            lines.push(format!(
+                "for _ in $(seq 1 300); do command curl -sf http://{address}/readyz >/dev/null && break; sleep 0.1; done"
+            ));
+        } else if line.starts_with("# 4.") {
+            // A person reads the answer before querying: by then the worker has stored it.
+            lines.push(format!(
+                "for _ in $(seq 1 300); do command curl -s http://{address}/readyz | grep -q '\"queue_depth\":0' && break; sleep 0.05; done"
+            ));
+            lines.push(line);
+        } else {
+            lines.push(line);
+        }
+    }
+    std::os::unix::fs::symlink(repository().join("schemas"), work.path().join("schemas"))
+        .expect("link the shipped schemas");
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(lines.join("\n"))
+        .current_dir(work.path())
+        .env("EYE", EYE)
+        .env_remove("EYE_DATA_DIR")
+        .env_remove("EYE_CONFIG")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let log = std::fs::read_to_string(work.path().join("server.log")).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "the walk-through failed:\n{stdout}\n{}\nserver log:\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answers = curl_outputs(&stdout);
+    assert_eq!(answers.len(), 6, "six curl calls: {answers:#?}");
+
+    // 3. One pageview accepted, the cta click without `element` rejected, as the README says.
+    let sent = &answers[0];
+    assert_eq!(
+        (&sent["accepted"], &sent["rejected"]),
+        (&Value::from(1), &Value::from(1)),
+        "{sent}"
+    );
+    assert_eq!(sent["results"][1]["error"]["code"], "schema_violation");
+    assert_eq!(sent["results"][1]["error"]["path"], "/data/element");
+    assert_eq!(
+        sent["results"][1]["error"]["message"],
+        "\"element\" is a required property"
+    );
+    // 4. The queries answer with what was sent.
+    assert_eq!(answers[1]["event_count"], 1, "{}", answers[1]);
+    assert_eq!(
+        answers[2]["events"][0]["name"], "pageview",
+        "{}",
+        answers[2]
+    );
+    assert_eq!(
+        answers[3]["errors"][0]["code"], "schema_violation",
+        "{}",
+        answers[3]
+    );
+    assert_eq!(
+        answers[4]["by_code"]["schema_violation"], 1,
+        "{}",
+        answers[4]
+    );
+    // 5. The schema change is a new version.
+    assert_eq!(answers[5]["category"], "page interaction", "{}", answers[5]);
+    assert_eq!(answers[5]["name"], "cta click");
+}
+
+#[test]
+fn the_alert_rules_example_is_a_valid_configuration() {
+    let rules = blocks_under("## Operations", "toml");
+    assert_eq!(rules.len(), 1, "one TOML block under Operations");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("eye.toml");
+    std::fs::write(&file, &rules[0]).expect("write");
+    let config =
+        eye_server::config::Config::load(Some(&file), eye_server::config::Overrides::default())
+            .expect("the README's alert rules load");
+    assert_eq!(config.alerts.len(), 2);
+}

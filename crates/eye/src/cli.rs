@@ -33,6 +33,11 @@ pub enum Command {
     /// Exit 0 when a running node answers its health check (for container health checks).
     Healthcheck(HealthcheckArgs),
     /// Send events from a file or standard input (JSON lines, or one JSON array).
+    ///
+    /// Every event without an `event_id` gets one made from its content and its position (the
+    /// line number, or the index in the array): sending the same file again, or a request
+    /// retried after a lost answer, stores nothing twice. Prints a summary (a table on a
+    /// terminal, one JSON object when piped) and exits 1 when any event was not accepted.
     Send(SendArgs),
     /// Query events by session, type, application and time: a table on a terminal, JSON lines when piped.
     Events(EventsArgs),
@@ -98,9 +103,6 @@ pub struct FormatArg {
     pub format: Option<Format>,
 }
 
-/// Events without an `event_id` get one made from the line's content and position (the
-/// line number, or the array index), so sending the same file again, or a retried request,
-/// stores nothing twice.
 #[derive(Args)]
 pub struct SendArgs {
     #[command(flatten)]

@@ -507,3 +507,15 @@ async fn piped_output_is_json_lines_ids_are_never_cut_and_more_pages_are_announc
         "a date alone is its midnight UTC"
     );
 }
+
+#[test]
+fn send_help_says_how_event_ids_make_resending_safe() {
+    let help = run(&["send", "--help"]);
+    assert_eq!(help.code, 0);
+    assert!(
+        help.stdout.contains("`event_id`") && help.stdout.contains("stores nothing twice"),
+        "{}",
+        help.stdout
+    );
+    assert!(help.stdout.contains("--retry-for"), "{}", help.stdout);
+}

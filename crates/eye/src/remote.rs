@@ -80,41 +80,73 @@ fn event_filter(filters: &EventFilters) -> EventFilter {
     }
 }
 
-/// Tells, on standard error, how to see what `--limit` left out.
-fn more_match(what: &str, cursor: &str) {
-    eprintln!("more {what} match: add `--cursor {cursor}` for the next ones, or raise --limit");
+/// How a listing is printed: its format, and for a table its columns and cells.
+struct Listing<T> {
+    what: &'static str,
+    format: Format,
+    columns: &'static output::Columns,
+    cells: fn(&T) -> Vec<String>,
+}
+
+impl<T: serde::Serialize> Listing<T> {
+    /// Follows pages from `cursor` until `limit` items, printing JSON lines as they come or
+    /// one table at the end; when more match, standard error says how to see them.
+    async fn print(
+        &self,
+        limit: usize,
+        mut cursor: Option<String>,
+        mut fetch: impl AsyncFnMut(usize, Option<String>) -> anyhow::Result<(Vec<T>, Option<String>)>,
+    ) -> anyhow::Result<()> {
+        let mut rows = Vec::new();
+        let mut shown = 0;
+        let mut more = None;
+        while shown < limit {
+            let (items, next) = fetch((limit - shown).min(1000), cursor.take()).await?;
+            shown += items.len();
+            for item in &items {
+                match self.format {
+                    Format::Json => json_line(item)?,
+                    Format::Table => rows.push((self.cells)(item)),
+                }
+            }
+            let Some(next) = next else {
+                break;
+            };
+            if shown >= limit {
+                more = Some(next);
+                break;
+            }
+            cursor = Some(next);
+        }
+        print_table(self.format, self.columns, &rows);
+        if let Some(cursor) = more {
+            eprintln!(
+                "more {} match: add `--cursor {cursor}` for the next ones, or raise --limit",
+                self.what
+            );
+        }
+        Ok(())
+    }
 }
 
 pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
     let client = query_client(&args.remote)?;
     let mut filter = event_filter(&args.filters);
     filter.order = args.desc.then(|| "desc".to_owned());
-    filter.cursor = args.cursor.clone();
-    let format = output::resolve(args.format.format);
-    let mut rows = Vec::new();
-    let mut shown = 0;
-    while shown < args.limit {
-        filter.limit = Some((args.limit - shown).min(1000));
-        let page = client.events(&filter).await.map_err(explain)?;
-        shown += page.events.len();
-        for event in &page.events {
-            match format {
-                Format::Json => json_line(event)?,
-                Format::Table => rows.push(event_cells(event)),
-            }
-        }
-        let Some(cursor) = page.next_cursor else {
-            break;
-        };
-        if shown >= args.limit {
-            print_table(format, &EVENT_COLUMNS, &rows);
-            more_match("events", &cursor);
-            return Ok(());
-        }
-        filter.cursor = Some(cursor);
-    }
-    print_table(format, &EVENT_COLUMNS, &rows);
-    Ok(())
+    let listing = Listing {
+        what: "events",
+        format: output::resolve(args.format.format),
+        columns: &EVENT_COLUMNS,
+        cells: event_cells,
+    };
+    listing
+        .print(args.limit, args.cursor, async |limit, cursor| {
+            filter.limit = Some(limit);
+            filter.cursor = cursor;
+            let page = client.events(&filter).await.map_err(explain)?;
+            Ok((page.events, page.next_cursor))
+        })
+        .await
 }
 
 fn print_table(format: Format, columns: &output::Columns, rows: &[Vec<String>]) {
@@ -191,34 +223,22 @@ pub async fn errors(args: ErrorsArgs) -> anyhow::Result<()> {
         name: filters.name,
         from: filters.from,
         to: filters.to,
-        cursor: args.cursor,
         ..ErrorFilter::default()
     };
-    let format = output::resolve(args.format.format);
-    let mut rows = Vec::new();
-    let mut shown = 0;
-    while shown < args.limit {
-        filter.limit = Some((args.limit - shown).min(1000));
-        let page = client.errors(&filter).await.map_err(explain)?;
-        shown += page.errors.len();
-        for error in &page.errors {
-            match format {
-                Format::Json => json_line(error)?,
-                Format::Table => rows.push(error_cells(error)),
-            }
-        }
-        let Some(cursor) = page.next_cursor else {
-            break;
-        };
-        if shown >= args.limit {
-            print_table(format, &ERROR_COLUMNS, &rows);
-            more_match("errors", &cursor);
-            return Ok(());
-        }
-        filter.cursor = Some(cursor);
-    }
-    print_table(format, &ERROR_COLUMNS, &rows);
-    Ok(())
+    let listing = Listing {
+        what: "errors",
+        format: output::resolve(args.format.format),
+        columns: &ERROR_COLUMNS,
+        cells: error_cells,
+    };
+    listing
+        .print(args.limit, args.cursor, async |limit, cursor| {
+            filter.limit = Some(limit);
+            filter.cursor = cursor;
+            let page = client.errors(&filter).await.map_err(explain)?;
+            Ok((page.errors, page.next_cursor))
+        })
+        .await
 }
 
 async fn replay_errors(args: ReplayArgs) -> anyhow::Result<()> {

@@ -4,68 +4,14 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{EYE, Server, create_key, drain};
+use common::{Run, Server, create_key, drain, json_lines, run_with};
 use serde_json::Value;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `eye` with `args`, standard input and extra variables; fails the test when it has
-/// not finished within a minute.
-fn run_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(EYE)
-        .args(args)
-        .env_remove("EYE_URL")
-        .env_remove("EYE_KEY")
-        .env_remove("EYE_CONFIG")
-        .env_remove("EYE_DATA_DIR")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn eye");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    let output = finished
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("`eye {}` did not finish within a minute", args.join(" ")))
-        .expect("wait for eye");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 fn run(args: &[&str]) -> Run {
     run_with(args, None, &[])
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-        .collect()
 }
 
 fn path(dir: &Path) -> &str {

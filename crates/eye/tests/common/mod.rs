@@ -4,7 +4,7 @@
 
 pub mod services;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -20,6 +20,59 @@ pub fn eye(args: &[&str]) -> Output {
         .env_remove("EYE_CONFIG")
         .output()
         .expect("run eye")
+}
+
+/// What a finished `eye` command printed, and its exit code.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `eye` with `args`, standard input and extra variables (none of the caller's `EYE_*`
+/// settings); fails the test when it has not finished within a minute.
+pub fn run_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
+    let mut child = Command::new(EYE)
+        .args(args)
+        .env_remove("EYE_URL")
+        .env_remove("EYE_KEY")
+        .env_remove("EYE_CONFIG")
+        .env_remove("EYE_DATA_DIR")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn eye");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = finished
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("`eye {}` did not finish within a minute", args.join(" ")))
+        .expect("wait for eye");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Every line of `text` as JSON; fails the test on a line that is not.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect()
 }
 
 /// Creates a key with the CLI and returns it (the only line on standard output).

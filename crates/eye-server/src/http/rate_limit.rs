@@ -1,7 +1,10 @@
 //! Per-application rate limit on ingest: a token bucket per application, refilled at
 //! `rate_limit_events_per_second` up to `rate_limit_burst_events`. A request costs one
 //! token per event; when the bucket cannot pay, ingest answers 429 `rate_limited` with
-//! `Retry-After` (the seconds until it can). Each node keeps its own buckets: behind a load
+//! `Retry-After` (the seconds until it can). A request of more events than the bucket holds
+//! can never be paid: it is answered 413 `too_many_events` without `Retry-After`, so a client
+//! that obeys `Retry-After` does not retry it forever. Both are counted in
+//! `eye_requests_refused_total{code}`. Each node keeps its own buckets: behind a load
 //! balancer with N ingest nodes an application gets up to N times the rate.
 
 use std::collections::HashMap;
@@ -11,6 +14,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 
 use super::error::ApiError;
+use crate::metrics;
 
 pub struct RateLimiter {
     per_second: f64,
@@ -61,18 +65,22 @@ impl RateLimiter {
         Err(Duration::from_secs_f64(missing / self.per_second))
     }
 
-    /// [`take`](Self::take) as an HTTP answer.
+    /// [`take`](Self::take) as an HTTP answer, counted in the refusal metric when refused.
     pub fn check(&self, app: &str, events: usize) -> Result<(), ApiError> {
+        self.answer(app, events).inspect_err(|refused| metrics::request_refused(refused.code))
+    }
+
+    fn answer(&self, app: &str, events: usize) -> Result<(), ApiError> {
         if events as f64 > self.burst {
             return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_events",
                 format!(
-                    "the request holds {events} events, more than this application may send at once ({}): send smaller batches",
-                    self.burst
+                    "the request holds {events} events, more than this application may ever send at once \
+                     (rate_limit_burst_events = {}): send batches of at most {} events",
+                    self.burst, self.burst
                 ),
-            )
-            .retry_after(1));
+            ));
         }
         self.take(app, events, Instant::now()).map_err(|wait| {
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u32;
@@ -134,8 +142,10 @@ mod tests {
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(refused.code, "rate_limited");
         let too_big = limiter.check("shop", 2).expect_err("over the burst");
+        assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(too_big.code, "too_many_events");
         assert!(
-            too_big.message.contains("smaller batches"),
+            too_big.message.contains("rate_limit_burst_events = 1"),
             "{}",
             too_big.message
         );

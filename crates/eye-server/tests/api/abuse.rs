@@ -37,22 +37,33 @@ async fn an_application_over_its_rate_gets_429_with_retry_after_and_others_do_no
         .expect("seconds");
     assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
     expect_error(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-    // A batch larger than the bucket can never pass: the message says what to do.
+    // A batch larger than the bucket can never pass: a final 413 without Retry-After (a
+    // client obeying Retry-After would retry it forever), naming the limit.
     let huge: Vec<Value> = (0..11)
         .map(|_| pageview("s", "2021-01-01 09:15:27"))
         .collect();
-    let body = expect_error(
-        app.ingest(&Value::Array(huge)).await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-    )
-    .await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("smaller")
-    );
+    let too_many = app.ingest(&Value::Array(huge)).await;
+    assert!(too_many.headers().get("retry-after").is_none());
+    let body = expect_error(too_many, StatusCode::PAYLOAD_TOO_LARGE, "too_many_events").await;
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(message.contains("rate_limit_burst_events = 10"), "{message}");
+    // Both refusals are counted where the README says refusals are (the recorder is shared
+    // by every test of this process: at least one each).
+    let metrics = app
+        .request(reqwest::Method::GET, "/metrics", None)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for code in ["rate_limited", "too_many_events"] {
+        let prefix = format!("eye_requests_refused_total{{code=\"{code}\"}} ");
+        let count: Option<f64> = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str())?.parse().ok());
+        assert!(count.is_some_and(|n| n >= 1.0), "{prefix} in:\n{metrics}");
+    }
     // Queries are not ingest and are not limited.
     let (status, _) = app.query("/v1/events?limit=1").await;
     assert_eq!(status, StatusCode::OK);

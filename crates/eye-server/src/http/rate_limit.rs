@@ -67,7 +67,8 @@ impl RateLimiter {
 
     /// [`take`](Self::take) as an HTTP answer, counted in the refusal metric when refused.
     pub fn check(&self, app: &str, events: usize) -> Result<(), ApiError> {
-        self.answer(app, events).inspect_err(|refused| metrics::request_refused(refused.code))
+        self.answer(app, events)
+            .inspect_err(|refused| metrics::request_refused(refused.code))
     }
 
     fn answer(&self, app: &str, events: usize) -> Result<(), ApiError> {

@@ -46,7 +46,10 @@ async fn an_application_over_its_rate_gets_429_with_retry_after_and_others_do_no
     assert!(too_many.headers().get("retry-after").is_none());
     let body = expect_error(too_many, StatusCode::PAYLOAD_TOO_LARGE, "too_many_events").await;
     let message = body["error"]["message"].as_str().expect("a message");
-    assert!(message.contains("rate_limit_burst_events = 10"), "{message}");
+    assert!(
+        message.contains("rate_limit_burst_events = 10"),
+        "{message}"
+    );
     // Both refusals are counted where the README says refusals are (the recorder is shared
     // by every test of this process: at least one each).
     let metrics = app

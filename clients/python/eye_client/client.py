@@ -6,6 +6,7 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
 import weakref
 from collections import deque
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple, U
 
 from eye_client._ids import uuid7
 from eye_client._transport import Transport
+from eye_client.errors import ApiError
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Client:
     ``flush_interval`` seconds. When the buffer is full, ``overflow="drop_newest"`` (default)
     drops the new event; ``overflow="block"`` waits up to ``block_timeout`` seconds for room.
     The client flushes at interpreter exit unless ``flush_at_exit=False``.
+
+    ``url`` is the server's base URL with its scheme (``http://127.0.0.1:8000``); anything
+    else raises ValueError. The key appears in no repr, log message or exception.
     """
 
     def __init__(
@@ -94,10 +99,14 @@ class Client:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._counts: Dict[str, int] = dict.fromkeys(("sent", "accepted", "rejected", "dropped", "retried", "failed"), 0)
+        self._warned_statuses: set = set()
         self._thread = threading.Thread(target=self._run, name="eye-client", daemon=True)
         self._thread.start()
         if flush_at_exit:
             atexit.register(_close_at_exit, weakref.ref(self))
+
+    def __repr__(self) -> str:
+        return f"<eye_client.Client url={self._transport.url!r} buffered={self.buffered} closed={self._closed}>"
 
     # -- tracking ---------------------------------------------------------------------
 
@@ -151,7 +160,10 @@ class Client:
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Sends what is buffered and waits until every event tracked so far is accepted,
-        rejected or failed. Returns False if ``timeout`` seconds passed first."""
+        rejected or failed. Returns False if ``timeout`` seconds passed first.
+
+        Accepted means durable in The Eye's queue: stored and queryable a few milliseconds
+        later. To read them back at once, use ``session(id, wait=...)``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
             self._flush_requested = True
@@ -185,15 +197,41 @@ class Client:
 
     def events(self, **filters: Any) -> Dict[str, Any]:
         """One page of ``GET /v1/events`` (filters: session_id, category, name, app, from_, to,
-        order, limit, cursor). Needs a key with the query scope."""
+        order, limit, cursor). Needs a key with the query scope. Raises ``ApiError`` (with
+        ``status``, ``code``, ``message``) for an error answer, ``NetworkError`` when the
+        server cannot be reached."""
         return self._transport.get("/v1/events", _query(filters))
 
-    def session(self, session_id: str, **filters: Any) -> Dict[str, Any]:
-        from urllib.parse import quote
+    def session(self, session_id: str, *, wait: float = 0.0, min_events: int = 1, **filters: Any) -> Dict[str, Any]:
+        """``GET /v1/sessions/{session_id}`` (filters: limit, cursor): the session's summary
+        and its first page of events. Needs a key with the query scope.
 
-        return self._transport.get(f"/v1/sessions/{quote(session_id, safe='')}", _query(filters))
+        The Eye stores events a few milliseconds after it acknowledges them, so right after
+        ``flush()`` a session may not be stored yet (404) or not whole. With ``wait`` seconds,
+        the request is repeated until the session holds at least ``min_events`` events or
+        the time is up; then a session still unknown raises ``ApiError`` (status 404) and a
+        shorter one is returned as it is (check ``event_count``). Other errors raise at once.
+        """
+        path = f"/v1/sessions/{urllib.parse.quote(session_id, safe='')}"
+        deadline = time.monotonic() + max(0.0, wait)
+        pause = 0.02
+        while True:
+            try:
+                answer = self._transport.get(path, _query(filters))
+                if answer.get("event_count", 0) >= min_events:
+                    return answer
+            except ApiError as error:
+                if error.status != 404 or time.monotonic() >= deadline:
+                    raise
+            else:
+                if time.monotonic() >= deadline:
+                    return answer
+            time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.5)
 
     def errors(self, **filters: Any) -> Dict[str, Any]:
+        """One page of ``GET /v1/errors`` (filters: code, app, category, name, from_, to,
+        order, limit, cursor). Raises like ``events``."""
         return self._transport.get("/v1/errors", _query(filters))
 
     # -- the sender thread ------------------------------------------------------------
@@ -262,8 +300,27 @@ class Client:
                     time.sleep(answer.retry_after if answer.retry_after is not None else self._backoff_for(attempt))
                     attempt += 1
                     continue
+                self._warn_failed(answer, len(batch), attempt)
                 self._finish(batch, "failed")
                 break
+
+    def _warn_failed(self, answer: Any, count: int, attempts: int) -> None:
+        """A refusal (401, 403, 400...) is logged once per status, a batch given up every time."""
+        url = f"{self._transport.url}/v1/events"
+        if answer.kind == "retry":
+            logger.warning("The Eye at %s: gave up on %d event(s) after %d retries, counted as failed: %s", url, count, attempts, answer.reason)
+        elif answer.kind == "too_large":
+            logger.warning("The Eye at %s refused an event as too large (%s), counted as failed", url, answer.reason)
+        elif answer.status not in self._warned_statuses:
+            self._warned_statuses.add(answer.status)
+            logger.warning(
+                "The Eye at %s answered %s; %d event(s) counted as failed, not retried "
+                "(further %s answers of this client are only counted in stats.failed)",
+                url,
+                answer.reason,
+                count,
+                answer.status,
+            )
 
     def _backoff_for(self, attempt: int) -> float:
         base, cap = self._backoff

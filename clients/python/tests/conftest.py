@@ -1,5 +1,7 @@
-"""A real `eye` server for the tests (started once), and Django configured for the
-integration tests. The binary comes from EYE_BIN, or the workspace's debug build."""
+"""Real `eye` servers for the tests, and Django configured for the integration tests. The
+binary comes from EYE_BIN, or the workspace's debug build. Both servers load the shipped
+schemas (`<repo>/schemas`), so every event the SDK and its Django integration send is judged
+as in production."""
 
 import json
 import os
@@ -9,12 +11,14 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
+SHIPPED_SCHEMAS = ROOT / "schemas"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -30,12 +34,13 @@ def eye_binary() -> str:
 
 
 class EyeServer:
-    def __init__(self) -> None:
+    def __init__(self, schemas: Path = SHIPPED_SCHEMAS) -> None:
+        assert sorted(schemas.glob("*.json")), f"no schemas in {schemas}"
         self.dir = tempfile.TemporaryDirectory()
         self.ingest_key = self._key("shop", "ingest")
         self.query_key = self._key("team", "query")
         self.process = subprocess.Popen(
-            [eye_binary(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir.name],
+            [eye_binary(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir.name, "--schemas", str(schemas)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -43,9 +48,10 @@ class EyeServer:
         self.url = self._wait_for_address()
         threading.Thread(target=self._drain_logs, daemon=True).start()
 
-    def _key(self, app: str, scope: str) -> str:
+    def _key(self, app: str, *scopes: str) -> str:
+        flags = [argument for scope in scopes for argument in ("--scope", scope)]
         result = subprocess.run(
-            [eye_binary(), "keys", "create", "--app", app, "--scope", scope, "--data-dir", self.dir.name],
+            [eye_binary(), "keys", "create", "--app", app, *flags, "--data-dir", self.dir.name],
             capture_output=True,
             text=True,
             check=True,
@@ -83,14 +89,22 @@ class EyeServer:
 
     def stored(self, **filters: str) -> list:
         """Every stored event matching the filters, following pagination."""
-        from urllib.parse import urlencode
-
         events, cursor = [], ""
         while True:
-            page = self.get("/v1/events?" + urlencode({**filters, "limit": "1000", "cursor": cursor}))
+            page = self.get("/v1/events?" + urllib.parse.urlencode({**filters, "limit": "1000", "cursor": cursor}))
             events.extend(page["events"])
             if not page["next_cursor"]:
                 return events
+            cursor = page["next_cursor"]
+
+    def errors(self) -> list:
+        """Every error record (rejected events, refused bodies), following pagination."""
+        errors, cursor = [], ""
+        while True:
+            page = self.get("/v1/errors?" + urllib.parse.urlencode({"limit": "1000", "cursor": cursor}))
+            errors.extend(page["errors"])
+            if not page["next_cursor"]:
+                return errors
             cursor = page["next_cursor"]
 
     def stop(self) -> None:
@@ -102,6 +116,16 @@ class EyeServer:
 @pytest.fixture(scope="session")
 def eye_server():
     server = EyeServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def readme_server():
+    """A server of its own for the README's examples (nothing else sends to it, so its error
+    store shows every rejection of theirs), with one key holding the ingest and query scopes."""
+    server = EyeServer()
+    server.key = server._key("readme", "ingest", "query")
     yield server
     server.stop()
 

@@ -1,5 +1,8 @@
 """The Django middleware, helper and template tag, through Django's test client."""
 
+import json
+import re
+
 import pytest
 from django.test import Client as DjangoClient
 from django.test import override_settings
@@ -55,15 +58,54 @@ def test_the_helper_and_the_template_tag_track_events(tracked):
     assert view["data"]["form"] == "signup"
 
 
-def test_the_django_session_key_is_used_when_there_is_one(tracked):
+def test_a_logged_in_visit_keeps_one_eye_session_and_never_sends_the_django_session_key(tracked):
     browser = DjangoClient()
+    browser.get("/")
+    eye_sid = browser.cookies["eye_sid"].value
     browser.get("/login")
-    response = browser.get("/")
-    assert "eye_sid" not in response.cookies or response.cookies["eye_sid"].value == ""
-    get_client().flush(timeout=30)
-    tracked.drain()
-    paths = [e["data"]["path"] for e in tracked.stored(name="pageview") if len(e["session_id"]) > 32]
-    assert "/" in paths
+    django_session_key = browser.cookies["sessionid"].value
+    assert len(django_session_key) >= 16, "the test logs in with a Django session"
+    browser.get("/")
+    browser.get("/submit")
+    assert browser.cookies["eye_sid"].value == eye_sid, "the eye_sid cookie stays for the whole visit"
+    events = stored_for(tracked, eye_sid)
+    everything = json.dumps([tracked.stored(), tracked.errors()])
+    assert django_session_key not in everything, "the Django session key is never sent"
+    assert "sessionid" not in everything
+    assert [(e["name"], e["data"]["path"]) for e in events] == [
+        ("pageview", "/"),
+        ("pageview", "/login"),
+        ("pageview", "/"),
+        ("submit", "/submit"),
+    ], "one session before and after login"
+
+
+def test_the_referrer_is_sent_without_credentials_query_string_or_fragment(tracked):
+    browser = DjangoClient()
+    browser.get("/", HTTP_REFERER="https://jane:hunter2@example.com/account/reset?token=s3cret&a=1#code=xyz")
+    session = browser.cookies["eye_sid"].value
+    [event] = stored_for(tracked, session)
+    assert event["data"]["referrer"] == "https://example.com/account/reset"
+    sent = json.dumps(event)
+    assert not any(secret in sent for secret in ("hunter2", "jane", "s3cret", "xyz"))
+
+
+def test_redirects_are_not_pageviews_so_secrets_in_their_urls_are_not_sent(tracked):
+    browser = DjangoClient()
+    browser.get("/")
+    session = browser.cookies["eye_sid"].value
+    assert browser.get("/reset/s3cret-token/").status_code == 302
+    assert [e["data"]["path"] for e in stored_for(tracked, session)] == ["/"]
+    assert "s3cret-token" not in json.dumps(tracked.stored())
+
+
+def test_a_foreign_or_malformed_eye_sid_cookie_is_replaced_by_a_fresh_random_id(tracked):
+    browser = DjangoClient()
+    browser.cookies["eye_sid"] = "x" * 300
+    browser.get("/")
+    fresh = browser.cookies["eye_sid"].value
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh)
+    assert [e["data"]["path"] for e in stored_for(tracked, fresh)] == ["/"]
 
 
 def test_without_settings_tracking_is_a_no_op():

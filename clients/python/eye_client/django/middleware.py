@@ -1,8 +1,13 @@
-"""``PageviewMiddleware``: a pageview event for every HTML response, and the first-party
-session cookie. Add ``"eye_client.django.middleware.PageviewMiddleware"`` to MIDDLEWARE,
-after SessionMiddleware when you use Django sessions."""
+"""``PageviewMiddleware``: a pageview event for every HTML response that is not a redirect,
+and The Eye's first-party session cookie. Add
+``"eye_client.django.middleware.PageviewMiddleware"`` to MIDDLEWARE.
 
-from typing import Any, Callable
+A pageview's data is ``host``, ``path`` (no query string), ``method``, ``status`` and, when
+the browser sent one, ``referrer`` reduced to scheme, host and path (no credentials, query
+string or fragment, where tokens travel). No cookie and no other header is ever sent."""
+
+from typing import Any, Callable, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -17,7 +22,7 @@ class PageviewMiddleware:
         response = self.get_response(request)
         if self._should_track(request, response):
             data = {"method": request.method, "status": response.status_code}
-            referrer = request.META.get("HTTP_REFERER")
+            referrer = _safe_referrer(request.META.get("HTTP_REFERER"))
             if referrer:
                 data["referrer"] = referrer
             track(
@@ -43,6 +48,8 @@ class PageviewMiddleware:
             return False
         if not response.get("Content-Type", "").startswith("text/html"):
             return False
+        if 300 <= response.status_code < 400:  # a redirect is no page viewed (and may carry a token)
+            return False
         if any(prefix and request.path.startswith(prefix) for prefix in _ignored_paths()):
             return False
         session_id_for(request)  # make sure the cookie is set on this response
@@ -56,3 +63,20 @@ def _ignored_paths() -> list:
     # An unset MEDIA_URL reads as "/" in recent Django: a root prefix would ignore every page.
     defaults = [getattr(settings, "STATIC_URL", None) or "/static/", getattr(settings, "MEDIA_URL", None) or "/media/"]
     return [prefix for prefix in defaults if prefix.strip("/")] + ["/favicon.ico"]
+
+
+def _safe_referrer(value: Optional[str]) -> Optional[str]:
+    """Scheme, host, port and path of a referrer; nothing else (credentials, query string and
+    fragment may hold tokens). None for anything that is not an http(s) URL."""
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))

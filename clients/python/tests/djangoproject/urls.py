@@ -1,5 +1,5 @@
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path
 
 from eye_client.django import track
@@ -27,8 +27,15 @@ def submit(request):
 
 
 def login(request):
+    """Logs in as Django does: a new session key (``cycle_key``), the user in the session."""
+    request.session.cycle_key()
     request.session["user"] = "john"
     return HttpResponse("<html>logged in</html>")
+
+
+def reset(request, token):
+    """Like Django's password reset: a URL carrying a secret that redirects at once."""
+    return redirect("/")
 
 
 urlpatterns = [
@@ -38,4 +45,5 @@ urlpatterns = [
     path("signup", signup),
     path("submit", submit),
     path("login", login),
+    path("reset/<token>/", reset),
 ]

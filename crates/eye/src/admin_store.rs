@@ -98,7 +98,7 @@ fn absolute(dir: &Path) -> PathBuf {
 
 /// A PostgreSQL database without The Eye's tables is the wrong one: opening it as a store
 /// would create them there.
-async fn ensure_postgres_store(url: &str, shown: &str) -> anyhow::Result<()> {
+pub async fn ensure_postgres_store(url: &str, shown: &str) -> anyhow::Result<()> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .with_context(|| format!("connecting to {shown}"))?;
@@ -119,7 +119,7 @@ async fn ensure_postgres_store(url: &str, shown: &str) -> anyhow::Result<()> {
 }
 
 /// The URL with its password, if any, replaced by `***`, fit to print.
-fn without_password(url: &str) -> String {
+pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

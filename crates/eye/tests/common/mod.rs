@@ -29,16 +29,29 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs `eye` with `args`, standard input and extra variables (none of the caller's `EYE_*`
-/// settings); fails the test when it has not finished within a minute.
-pub fn run_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(EYE)
+/// `eye` with `args` and extra variables, none of the caller's `EYE_*` settings.
+pub fn eye_command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(EYE);
+    command
         .args(args)
         .env_remove("EYE_URL")
         .env_remove("EYE_KEY")
         .env_remove("EYE_CONFIG")
         .env_remove("EYE_DATA_DIR")
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    command
+}
+
+/// Runs `eye` with `args`, standard input and extra variables; fails the test when it has
+/// not finished within a minute.
+pub fn run_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
+    finish(eye_command(args, env), stdin)
+}
+
+/// Runs `command` to its end, with `stdin` as its input; fails the test when it has not
+/// finished within a minute.
+pub fn finish(mut command: Command, stdin: Option<&str>) -> Run {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -59,7 +72,7 @@ pub fn run_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run
     });
     let output = finished
         .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("`eye {}` did not finish within a minute", args.join(" ")))
+        .unwrap_or_else(|_| panic!("{command:?} did not finish within a minute"))
         .expect("wait for eye");
     Run {
         code: output.status.code().unwrap_or(-1),

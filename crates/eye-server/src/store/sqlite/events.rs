@@ -27,8 +27,10 @@ pub fn write_batch(
                 }
             }
             QueueMessage::Error(entry) => {
-                insert_error(&transaction, entry)?;
-                outcome.errors += 1;
+                // A redelivered error is kept once and counted once, as on PostgreSQL.
+                if insert_error(&transaction, entry)? {
+                    outcome.errors += 1;
+                }
             }
         }
     }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::alerts::{Alerts, Lag};
+use crate::alerts::Alerts;
 use crate::backends::{open_queue, open_store};
 use crate::catalog;
 use crate::config::Config;
@@ -25,6 +25,7 @@ const SCHEMA_REFRESH: Duration = Duration::from_secs(1);
 
 pub struct Application {
     listener: TcpListener,
+    local_addr: SocketAddr,
     state: AppState,
 }
 
@@ -40,13 +41,20 @@ impl Application {
         };
         let schemas = Arc::new(SchemaRegistry::default());
         if let Some(dir) = &config.schemas {
-            let count = catalog::load_dir(dir, store.as_ref(), &schemas).await?;
-            tracing::info!(count, dir = %dir.display(), "schema files loaded");
+            let report = catalog::load_dir(dir, store.as_ref(), &schemas).await?;
+            tracing::info!(
+                files = report.files,
+                created = report.created,
+                dir = %dir.display(),
+                "schema files loaded"
+            );
         }
         catalog::refresh(store.as_ref(), &schemas).await?;
-        let listener = TcpListener::bind(config.listen)
+        let addrs = config.listen_addrs().await?;
+        let listener = TcpListener::bind(addrs.as_slice())
             .await
-            .with_context(|| format!("listening on {}", config.listen))?;
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
         let rules = Arc::new(Rules {
             max_data_bytes: config.max_event_data_bytes,
             future_tolerance: config.future_tolerance(),
@@ -72,13 +80,15 @@ impl Application {
             metrics,
             live,
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            local_addr,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.state.config.listen)
+        self.local_addr
     }
 
     /// Serves until `shutdown` resolves; then stops accepting, finishes in-flight requests,
@@ -87,21 +97,25 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, state } = self;
-        tracing::info!(addr = %listener.local_addr()?, role = ?state.config.role, "listening");
+        let Application {
+            listener,
+            local_addr,
+            state,
+        } = self;
+        tracing::info!(addr = %local_addr, role = ?state.config.role, "listening");
         let stop = CancellationToken::new();
         let refresher = tokio::spawn(refresh_schemas(state.clone(), stop.clone()));
-        let lag = Arc::new(Lag::default());
         let alerts = match (
+            &state.queue,
             state.config.role.runs_worker(),
             state.config.alerts.is_empty(),
         ) {
-            (true, false) => {
+            (Some(queue), true, false) => {
                 let interval = Duration::from_millis(state.config.alert_interval_ms.max(100));
                 let alerts = Alerts::new(
                     state.config.alerts.clone(),
                     Arc::clone(&state.store),
-                    Arc::clone(&lag),
+                    Arc::clone(queue),
                     interval,
                 )?;
                 Some(tokio::spawn(alerts.run(stop.clone())))
@@ -117,7 +131,6 @@ impl Application {
                     linger: Duration::from_millis(state.config.worker_linger_ms),
                     max_attempts: state.config.max_attempts,
                     live: Some(state.live.clone()),
-                    lag: Arc::clone(&lag),
                 };
                 Some(tokio::spawn(worker.run(stop.clone())))
             }

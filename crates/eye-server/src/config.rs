@@ -1,7 +1,9 @@
 //! Settings of a running Eye: defaults, then a TOML file, then `EYE_*` environment variables,
-//! then command-line flags, each layer overriding the one before.
+//! then command-line flags, each layer overriding the one before. A key the file does not
+//! know is an error naming it: a typo such as `listn` would otherwise start a server with the
+//! default in its place. (Environment variables are read by name, so an unknown `EYE_*` is
+//! simply not read.)
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,12 +13,13 @@ use serde::{Deserialize, Serialize};
 
 /// Everything `eye serve` can be told. Every field has a default, so no file is needed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where the embedded store and queue live.
     pub data_dir: PathBuf,
-    /// Address the HTTP API listens on; port 0 picks a free port.
-    pub listen: SocketAddr,
+    /// Address the HTTP API listens on, `host:port`: an IP address or a name resolved at
+    /// start (`localhost:8000`); port 0 picks a free port.
+    pub listen: String,
     /// Directory of JSON Schema files loaded at start-up (see README, "Schemas").
     pub schemas: Option<PathBuf>,
     /// Largest request body accepted, as sent (compressed or not).
@@ -47,6 +50,11 @@ pub struct Config {
     pub max_raw_error_bytes: usize,
     /// `text` (default) or `json` log lines.
     pub log_format: LogFormat,
+    /// The access log writes one info line per request; above this many answers under 500
+    /// in one second, the rest of that second are counted instead of written, and the next
+    /// line written carries `skipped`, how many were not. Answers of 500 and above are
+    /// always written. 0 writes every request.
+    pub access_log_max_per_sec: u64,
     /// What this process runs: everything, or one role of a scaled-out deployment.
     pub role: Role,
     /// `sqlite` (the embedded store in `data_dir`) or a `postgres://` URL.
@@ -97,7 +105,7 @@ pub enum AlertMetric {
     /// and/or one event type.
     #[default]
     Rejected,
-    /// Processing lag, in seconds: how old the oldest message of the latest batch was.
+    /// Processing lag, in seconds: the age of the queue's oldest unacknowledged message.
     Lag,
 }
 
@@ -171,7 +179,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("eye-data"),
-            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            listen: "127.0.0.1:8000".into(),
             schemas: None,
             max_body_bytes: 1024 * 1024,
             max_decompressed_bytes: 8 * 1024 * 1024,
@@ -185,6 +193,7 @@ impl Default for Config {
             worker_linger_ms: 10,
             max_raw_error_bytes: 8 * 1024,
             log_format: LogFormat::Text,
+            access_log_max_per_sec: 100,
             role: Role::All,
             store: "sqlite".into(),
             queue: "embedded".into(),
@@ -213,7 +222,7 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schemas: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,12 +249,13 @@ impl Config {
         let config: Config = figment
             .merge(Env::prefixed("EYE_").only(&Config::ENV_KEYS))
             .merge(Serialized::defaults(overrides))
-            .extract()?;
+            .extract()
+            .map_err(explain)?;
         config.check()?;
         Ok(config)
     }
 
-    const ENV_KEYS: [&'static str; 32] = [
+    const ENV_KEYS: [&'static str; 33] = [
         "rate_limit_events_per_second",
         "rate_limit_burst_events",
         "max_connections",
@@ -278,9 +288,19 @@ impl Config {
         "worker_linger_ms",
         "max_raw_error_bytes",
         "log_format",
+        "access_log_max_per_sec",
     ];
 
     fn check(&self) -> anyhow::Result<()> {
+        let port = self
+            .listen
+            .rsplit_once(':')
+            .map(|(_, port)| port.parse::<u16>());
+        anyhow::ensure!(
+            matches!(port, Some(Ok(_))),
+            "listen must be host:port (`127.0.0.1:8000`, `localhost:8000`, `[::1]:8000`), not {:?}",
+            self.listen
+        );
         anyhow::ensure!(self.max_body_bytes > 0, "max_body_bytes must be positive");
         anyhow::ensure!(
             self.max_decompressed_bytes >= self.max_body_bytes,
@@ -332,6 +352,21 @@ impl Config {
         Ok(())
     }
 
+    /// The address to listen on, resolved: every address `listen` names, in the resolver's
+    /// order (`localhost` may be `[::1]` then `127.0.0.1`).
+    pub async fn listen_addrs(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+        let addrs: Vec<_> = tokio::net::lookup_host(self.listen.as_str())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot resolve the listen address {}: {e}", self.listen))?
+            .collect();
+        anyhow::ensure!(
+            !addrs.is_empty(),
+            "the listen address {} resolves to no address",
+            self.listen
+        );
+        Ok(addrs)
+    }
+
     pub fn future_tolerance(&self) -> Duration {
         Duration::from_secs(self.future_tolerance_secs)
     }
@@ -364,6 +399,62 @@ impl Config {
     }
 }
 
+/// Figment's errors, in words: an unknown key is named with the file it is in and the
+/// closest known setting.
+fn explain(errors: figment::Error) -> anyhow::Error {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|error| {
+            let figment::error::Kind::UnknownField(field, known) = &error.kind else {
+                return error.to_string();
+            };
+            let mut key = error.path.clone();
+            key.retain(|part| part != "default");
+            if key.last() != Some(field) {
+                key.push(field.clone());
+            }
+            let source = error
+                .metadata
+                .as_ref()
+                .and_then(|metadata| metadata.source.as_ref())
+                .map_or_else(|| "the configuration".to_owned(), ToString::to_string);
+            let hint = closest(field, known)
+                .map(|name| format!(": did you mean `{name}`?"))
+                .unwrap_or_default();
+            format!(
+                "unknown setting `{}` in {source}{hint} (eye.example.toml lists every setting)",
+                key.join(".")
+            )
+        })
+        .collect();
+    anyhow::anyhow!(lines.join("; "))
+}
+
+/// The known name nearest `field` by edit distance, if it is near enough to be a typo (or
+/// `field` is the start of it: `window` for `window_secs`).
+fn closest<'a>(field: &str, known: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let substituted = previous + usize::from(ca != *cb);
+                previous = row[j + 1];
+                row[j + 1] = substituted.min(row[j] + 1).min(previous + 1);
+            }
+        }
+        row[b.len()]
+    };
+    known
+        .iter()
+        .map(|name| (distance(field, name), *name))
+        .filter(|(d, name)| *d <= 2.max(field.len() / 4) || name.starts_with(field))
+        .min()
+        .map(|(_, name)| name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,7 +462,7 @@ mod tests {
     #[test]
     fn defaults_need_no_file() {
         let config = Config::load(None, Overrides::default()).expect("defaults load");
-        assert_eq!(config.listen.port(), 8000);
+        assert_eq!(config.listen, "127.0.0.1:8000");
         assert_eq!(config.max_batch_events, 1000);
     }
 
@@ -382,12 +473,81 @@ mod tests {
         std::fs::write(&file, "max_batch_events = 7\nlisten = \"127.0.0.1:9000\"\n")
             .expect("write config");
         let overrides = Overrides {
-            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+            listen: Some("127.0.0.1:9100".into()),
             ..Overrides::default()
         };
         let config = Config::load(Some(&file), overrides).expect("config loads");
         assert_eq!(config.max_batch_events, 7);
-        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.listen, "127.0.0.1:9100");
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it_and_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eye.toml");
+        std::fs::write(&file, "listn = \"127.0.0.1:9000\"\n").expect("write");
+        let error = Config::load(Some(&file), Overrides::default())
+            .expect_err("a typo must not start a server on the default port")
+            .to_string();
+        assert!(error.contains("unknown setting `listn`"), "{error}");
+        assert!(error.contains(&file.display().to_string()), "{error}");
+        assert!(error.contains("did you mean `listen`?"), "{error}");
+
+        std::fs::write(
+            &file,
+            "[[alerts]]\nname = \"x\"\nwebhook = \"http://127.0.0.1:9/\"\nthreshold = 1\nwindow = 60\n",
+        )
+        .expect("write");
+        let error = Config::load(Some(&file), Overrides::default())
+            .expect_err("an unknown key of an alert rule")
+            .to_string();
+        assert!(error.contains("`alerts.0.window`"), "{error}");
+        assert!(error.contains("did you mean `window_secs`?"), "{error}");
+
+        std::fs::write(&file, "[alert]\nname = \"x\"\n").expect("write");
+        let error = Config::load(Some(&file), Overrides::default())
+            .expect_err("an unknown table")
+            .to_string();
+        assert!(error.contains("unknown setting `alert`"), "{error}");
+    }
+
+    #[test]
+    fn listen_takes_a_name_or_an_address_with_a_port() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eye.toml");
+        for (listen, loads) in [
+            ("localhost:8000", true),
+            ("127.0.0.1:0", true),
+            ("[::1]:8000", true),
+            ("localhost", false),
+            ("127.0.0.1:http", false),
+        ] {
+            std::fs::write(&file, format!("listen = {listen:?}\n")).expect("write");
+            let loaded = Config::load(Some(&file), Overrides::default());
+            assert_eq!(loaded.is_ok(), loads, "listen = {listen:?}: {loaded:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listen_name_is_resolved() {
+        let config = Config {
+            listen: "localhost:0".into(),
+            ..Config::default()
+        };
+        let addrs = config.listen_addrs().await.expect("localhost resolves");
+        assert!(
+            addrs.iter().all(|addr| addr.ip().is_loopback()),
+            "{addrs:?}"
+        );
+        let config = Config {
+            listen: "no-such-host.invalid:8000".into(),
+            ..Config::default()
+        };
+        let error = config.listen_addrs().await.expect_err("unresolvable");
+        assert!(
+            error.to_string().contains("no-such-host.invalid:8000"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -417,6 +577,14 @@ mod tests {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eye.example.toml");
         let config = Config::load(Some(&example), Overrides::default()).expect("the example loads");
         assert_eq!(config, Config::default());
+        let text = std::fs::read_to_string(&example).expect("read the example");
+        let defaults = serde_json::to_value(Config::default()).expect("serialize");
+        for key in defaults.as_object().expect("an object").keys() {
+            assert!(
+                text.contains(&format!("{key} = ")) || text.contains(&format!("[[{key}]]")),
+                "eye.example.toml does not list `{key}`"
+            );
+        }
     }
 
     #[test]

@@ -87,6 +87,10 @@ fn describe() {
         "Age of the oldest message of the latest batch when the worker took it"
     );
     describe_histogram!("eye_worker_batch_size", "Messages per worker batch");
+    describe_counter!(
+        "eye_alert_deliveries_total",
+        "Alert notifications by result: delivered, failed (an attempt, retried), superseded"
+    );
     describe_histogram!(
         "eye_worker_batch_duration_seconds",
         "Time to store and acknowledge one batch"
@@ -125,6 +129,25 @@ pub fn store_error(kind: &'static str) {
 
 pub fn quarantined() {
     counter!("eye_messages_quarantined_total").increment(1);
+}
+
+/// What became of an alert notification (or one attempt to deliver it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertDelivery {
+    Delivered,
+    /// One attempt failed; the notification is retried.
+    Failed,
+    /// Replaced by a newer notification of the same status before it was delivered.
+    Superseded,
+}
+
+pub fn alert_delivery(result: AlertDelivery) {
+    let result = match result {
+        AlertDelivery::Delivered => "delivered",
+        AlertDelivery::Failed => "failed",
+        AlertDelivery::Superseded => "superseded",
+    };
+    counter!("eye_alert_deliveries_total", "result" => result).increment(1);
 }
 
 pub fn queue_depth(depth: u64) {

@@ -146,6 +146,17 @@ pub struct SchemaVersion {
     pub created_at: Micros,
 }
 
+/// The schema file last loaded for an event type, known by the SHA-256 digest of its bytes:
+/// at start-up a file makes a new version only when it changed since (see `catalog`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaFileDigest {
+    pub category: String,
+    pub name: String,
+    /// Lowercase hex SHA-256 of the file's bytes.
+    pub digest: String,
+    pub loaded_at: Micros,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

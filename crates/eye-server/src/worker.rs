@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use std::time::Instant;
 
-use crate::alerts::Lag;
 use crate::live::LiveFeed;
 use crate::metrics;
 use crate::model::{ErrorEntry, QueueMessage};
@@ -49,8 +48,6 @@ pub struct Worker {
     pub max_attempts: u32,
     /// Where stored events are announced (the live feed); `None` announces nothing.
     pub live: Option<LiveFeed>,
-    /// The latest processing lag, for alert rules.
-    pub lag: Arc<Lag>,
 }
 
 enum Written {
@@ -82,9 +79,6 @@ impl Worker {
                     () = shutdown.cancelled() => break,
                     received = self.receive(IDLE_WAIT, &shutdown) => received,
                 };
-                if current.is_empty() {
-                    self.lag.set(Duration::ZERO);
-                }
                 continue;
             }
             let started = tokio::time::Instant::now();
@@ -187,7 +181,6 @@ impl Worker {
             .min()
             .unwrap_or_else(now_micros);
         let lag = Duration::from_micros(now_micros().saturating_sub(oldest).max(0) as u64);
-        self.lag.set(lag);
         let messages: Arc<[QueueMessage]> = deliveries.into_iter().map(|d| d.message).collect();
         match self.write(Arc::clone(&messages), shutdown).await {
             Written::Done(outcome) => {

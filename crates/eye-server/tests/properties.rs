@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eye_server::http::body::{BodyLimits, events_from_bytes};
+use eye_server::http::body::{BodyLimits, events_from_bytes, parse_body};
 use eye_server::http::cursor;
 use eye_server::http::params::Params;
 use eye_server::model::{EventRecord, QueueMessage};
@@ -143,6 +143,24 @@ proptest! {
         let bytes = serde_json::to_vec(&value).expect("serialize");
         if let Ok(events) = events_from_bytes(bytes, false, &limits()) {
             prop_assert!(!events.is_empty() && events.len() <= 100);
+        }
+    }
+
+    /// The text kept for each event of a body (the error store's raw input) is that event:
+    /// whatever the layout, it parses back to the very value that was judged.
+    #[test]
+    fn each_event_of_a_body_is_kept_as_its_own_text(value in any_json(), pretty in any::<bool>()) {
+        let bytes = if pretty {
+            serde_json::to_vec_pretty(&value).expect("serialize")
+        } else {
+            serde_json::to_vec(&value).expect("serialize")
+        };
+        if let Ok(parsed) = parse_body(bytes, false, &limits()) {
+            let raw = parsed.raw_events().expect("a parsed body reads again");
+            prop_assert_eq!(raw.len(), parsed.events.len());
+            for (text, event) in raw.iter().zip(&parsed.events) {
+                prop_assert_eq!(&json::parse_strict(text.as_bytes()).expect("parses"), event);
+            }
         }
     }
 

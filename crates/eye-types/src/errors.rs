@@ -32,7 +32,9 @@ pub struct ErrorRecord {
     pub name: Option<String>,
     pub session_id: Option<String>,
     pub schema_version: Option<i64>,
-    /// The input as received, truncated to the server's `max_raw_error_bytes`.
+    /// The input as received: a rejected event's own bytes exactly as sent (its part of the
+    /// body, after gzip), or a refused body; cut to the server's `max_raw_error_bytes`, with
+    /// anything shaped like an API key replaced by `eye_[redacted]`.
     pub raw: String,
     /// When a replay stored this input as an event, and that event's id.
     #[serde(default)]

@@ -1,6 +1,5 @@
 //! The command line, as clap types. Every command answers `--help`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -280,13 +279,15 @@ pub struct StoreArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Address to listen on [default: 127.0.0.1:8000].
+    /// Address to listen on, `host:port`; a name such as `localhost:8000` is resolved
+    /// [default: 127.0.0.1:8000, also `EYE_LISTEN`].
     #[arg(long)]
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<String>,
     /// Directory of JSON Schema files to load at start-up.
     #[arg(long)]
     pub schemas: Option<PathBuf>,
-    /// Queue: `sqlite` (embedded) or a nats:// URL for JetStream [default: sqlite].
+    /// Queue: `embedded` (a log in the data directory) or a nats:// URL for JetStream
+    /// [default: embedded, also `EYE_QUEUE`].
     #[arg(long)]
     pub queue: Option<String>,
     /// What this process runs [default: all].

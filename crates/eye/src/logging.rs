@@ -6,9 +6,14 @@ use std::io::IsTerminal;
 use eye_server::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+/// tokio-postgres logs statements with their parameters at debug level: event data, which
+/// may be personal. It stays at warn whatever `RUST_LOG` says.
+const QUIET_DRIVER: &str = "tokio_postgres=warn";
+
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(QUIET_DRIVER.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -141,3 +141,191 @@ async fn no_data_file_and_no_log_line_holds_a_key_secret() {
         );
     }
 }
+
+/// With every log level on (`RUST_LOG=trace`), a key sent where none belongs (in a query
+/// string, refused or not, and in a body that is not JSON, which the error store keeps) is
+/// neither logged nor stored, and no access-log line carries a query string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_sent_in_a_query_string_or_a_body_is_never_logged_or_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let log_path = dir.path().join("server.log");
+    let ingest = create_key(&data, "shop", "ingest");
+    let query = create_key(&data, "team", "query");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(EYE)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("RUST_LOG", "trace")
+        .env_remove("EYE_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let base = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(addr) = text
+            .lines()
+            .filter(|l| l.contains("listening"))
+            .find_map(|l| l.split("addr=").nth(1)?.split_whitespace().next())
+        {
+            break format!("http://{addr}");
+        }
+        assert!(Instant::now() < deadline, "the server never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let client = common::http();
+    let anonymous = client
+        .get(format!("{base}/v1/events?key={query}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(anonymous.status(), 401);
+    let extra = client
+        .get(format!("{base}/v1/events?api_key={ingest}"))
+        .bearer_auth(&query)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(extra.status(), 400);
+    let form = client
+        .post(format!("{base}/v1/events?key={ingest}"))
+        .bearer_auth(&ingest)
+        .header("content-type", "application/json")
+        .body(format!("writeKey={ingest}&event=pageview"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(form.status(), 400);
+    drain(&client, &base, Duration::from_secs(30)).await;
+    let errors = client
+        .get(format!("{base}/v1/errors"))
+        .bearer_auth(&query)
+        .send()
+        .await
+        .expect("errors")
+        .text()
+        .await
+        .expect("text");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    let access: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("access_log"))
+        .collect();
+    assert!(access.len() >= 3, "the access log misses requests: {log}");
+    assert!(
+        access.iter().all(|line| !line.contains('?')),
+        "a query string in the access log: {access:#?}"
+    );
+    assert!(errors.contains("malformed_json"), "{errors}");
+    for secret in [&ingest, &query] {
+        let body = secret.trim_start_matches("eye_");
+        assert!(!log.contains(body), "the server log holds a key");
+        assert!(
+            !errors.contains(body),
+            "the error store holds a key: {errors}"
+        );
+        assert!(
+            files_holding(&data, body.as_bytes()).is_empty(),
+            "a data file holds a key: {:?}",
+            files_holding(&data, body.as_bytes())
+        );
+    }
+}
+
+/// With every log level on, event data (which may be personal) stays out of the log on a
+/// PostgreSQL deployment too: its driver logs statement parameters at debug level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_data_stays_out_of_the_log_on_postgres_at_trace_level() {
+    let Some(schema) = common::services::Schema::create().await else {
+        return; // SKIPPED was printed; under CI=true the test failed instead
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = schema.url(None);
+    let key = {
+        let output = eye(&[
+            "keys",
+            "create",
+            "--app",
+            "shop",
+            "--scope",
+            "ingest,query",
+            "--store",
+            &store,
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    };
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(EYE)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let base = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(addr) = text
+            .lines()
+            .filter(|l| l.contains("listening"))
+            .find_map(|l| l.split("addr=").nth(1)?.split_whitespace().next())
+        {
+            break format!("http://{addr}");
+        }
+        assert!(Instant::now() < deadline, "the server never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let marker = "first-name-7f3a9c";
+    let client = common::http();
+    let accepted = client
+        .post(format!("{base}/v1/events"))
+        .bearer_auth(&key)
+        .json(&json!({"session_id": "s", "category": "form interaction", "name": "submit",
+                      "data": {"form": {"first_name": marker}}, "timestamp": "2021-01-01 09:15:27"}))
+        .send()
+        .await
+        .expect("ingest");
+    assert_eq!(accepted.status(), 202);
+    drain(&client, &base, Duration::from_secs(30)).await;
+    let stored = client
+        .get(format!("{base}/v1/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("query")
+        .text()
+        .await
+        .expect("text");
+    assert!(stored.contains(marker), "the event was stored: {stored}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(log.contains(" DEBUG "), "verbose logging was on: {log}");
+    assert!(!log.contains(marker), "event data in the log");
+}

@@ -8,7 +8,9 @@ use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use flate2::read::MultiGzDecoder;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::error::ApiError;
 use crate::json;
@@ -36,12 +38,47 @@ impl From<ApiError> for Refusal {
     }
 }
 
+/// A request body's events, each still unvalidated, and the body they were parsed from
+/// (decompressed), for the raw input of the rejected ones.
+pub struct Events {
+    pub events: Vec<Value>,
+    text: Vec<u8>,
+    shape: Shape,
+}
+
+/// Which of the three accepted shapes a body has.
+#[derive(Clone, Copy)]
+enum Shape {
+    One,
+    Array,
+    Batch,
+}
+
+impl Events {
+    /// Each event's text exactly as sent (a slice of the decompressed body: key order,
+    /// whitespace and escapes untouched), in order. `None` only if the body cannot be read
+    /// again, which a body these events came from always can.
+    pub fn raw_events(&self) -> Option<Vec<&str>> {
+        #[derive(Deserialize)]
+        struct Batch<'a> {
+            #[serde(borrow)]
+            events: Vec<&'a RawValue>,
+        }
+        let raw: Vec<&RawValue> = match self.shape {
+            Shape::One => vec![serde_json::from_slice(&self.text).ok()?],
+            Shape::Array => serde_json::from_slice(&self.text).ok()?,
+            Shape::Batch => serde_json::from_slice::<Batch>(&self.text).ok()?.events,
+        };
+        (raw.len() == self.events.len()).then(|| raw.into_iter().map(RawValue::get).collect())
+    }
+}
+
 /// The events of a request body, each still unvalidated.
 pub async fn read_events(
     headers: &HeaderMap,
     body: Body,
     limits: &BodyLimits,
-) -> Result<Vec<Value>, Refusal> {
+) -> Result<Events, Refusal> {
     check_content_type(headers)?;
     let gzipped = is_gzipped(headers)?;
     let bytes = tokio::time::timeout(
@@ -59,7 +96,7 @@ pub async fn read_events(
             ),
         )
     })??;
-    events_from_bytes(bytes, gzipped, limits)
+    parse_body(bytes, gzipped, limits)
 }
 
 /// The events of a body already read (gzip-compressed when `gzipped`): decompression within
@@ -70,6 +107,11 @@ pub fn events_from_bytes(
     gzipped: bool,
     limits: &BodyLimits,
 ) -> Result<Vec<Value>, Refusal> {
+    parse_body(bytes, gzipped, limits).map(|parsed| parsed.events)
+}
+
+/// [`events_from_bytes`], keeping the decompressed body for [`Events::raw_events`].
+pub fn parse_body(bytes: Vec<u8>, gzipped: bool, limits: &BodyLimits) -> Result<Events, Refusal> {
     if bytes.len() > limits.max_body_bytes {
         return Err(ApiError::payload_too_large(format!(
             "the body is over the limit of {} bytes: send fewer events per request",
@@ -86,7 +128,7 @@ pub fn events_from_bytes(
         error: ApiError::malformed_json(format!("the body is not valid JSON: {error}")),
         raw: bytes.clone(),
     })?;
-    let events = into_events(document).map_err(|error| Refusal {
+    let (events, shape) = into_events(document).map_err(|error| Refusal {
         error,
         raw: bytes.clone(),
     })?;
@@ -100,7 +142,11 @@ pub fn events_from_bytes(
             raw: bytes,
         });
     }
-    Ok(events)
+    Ok(Events {
+        events,
+        text: bytes,
+        shape,
+    })
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -176,18 +222,18 @@ fn gunzip(compressed: &[u8], max_bytes: usize) -> Result<Vec<u8>, Refusal> {
     Ok(out)
 }
 
-fn into_events(document: Value) -> Result<Vec<Value>, ApiError> {
-    let events = match document {
-        Value::Array(events) => events,
+fn into_events(document: Value) -> Result<(Vec<Value>, Shape), ApiError> {
+    let (events, shape) = match document {
+        Value::Array(events) => (events, Shape::Array),
         Value::Object(mut object) if object.contains_key("events") => {
             let (1, Some(Value::Array(events))) = (object.len(), object.remove("events")) else {
                 return Err(ApiError::invalid_body(
                     "a batch object must be exactly {\"events\": [...]}",
                 ));
             };
-            events
+            (events, Shape::Batch)
         }
-        event @ Value::Object(_) => vec![event],
+        event @ Value::Object(_) => (vec![event], Shape::One),
         _ => {
             return Err(ApiError::invalid_body(
                 "send one event object, an array of events, or {\"events\": [...]}",
@@ -197,5 +243,40 @@ fn into_events(document: Value) -> Result<Vec<Value>, ApiError> {
     if events.is_empty() {
         return Err(ApiError::invalid_body("the request holds no events"));
     }
-    Ok(events)
+    Ok((events, shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> BodyLimits {
+        BodyLimits {
+            max_body_bytes: 1 << 20,
+            max_decompressed_bytes: 1 << 20,
+            max_batch_events: 10,
+            body_timeout: std::time::Duration::from_secs(1),
+        }
+    }
+
+    fn raw_of(body: &str) -> Vec<String> {
+        let parsed = parse_body(body.as_bytes().to_vec(), false, &limits())
+            .unwrap_or_else(|refusal| panic!("{body}: {}", refusal.error.message));
+        let raw = parsed.raw_events().expect("raw events");
+        raw.into_iter().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn each_event_is_kept_as_sent_in_every_shape() {
+        let one = r#"{ "z": 1,  "a" : "\u00e9" }"#;
+        let two = "{\"b\":[1, 2.50]}";
+        assert_eq!(raw_of(&format!("\n {one} \n")), [one]);
+        assert_eq!(raw_of(&format!("[ {one} ,\n{two}]")), [one, two]);
+        assert_eq!(
+            raw_of(&format!(r#"{{ "events" : [{one},{two} ] }}"#)),
+            [one, two]
+        );
+        assert_eq!(raw_of(&format!(r#"{{"ev\u0065nts": [{two}]}}"#)), [two]);
+        assert_eq!(raw_of("[1, \"x\"]"), ["1", "\"x\""]);
+    }
 }

@@ -13,6 +13,7 @@ use super::auth::{Authorized, IngestScope, Principal};
 use super::body::{Refusal, read_events};
 use super::error::ApiError;
 use crate::ids;
+use crate::keys;
 use crate::metrics;
 use crate::model::{ErrorEntry, EventRecord, QueueMessage};
 use crate::timestamp::{Micros, now_micros};
@@ -45,13 +46,16 @@ pub async fn ingest(
     body: Body,
 ) -> Result<Response, ApiError> {
     let received_at = now_micros();
-    let events = match read_events(&headers, body, &state.body_limits()).await {
-        Ok(events) => events,
+    let body = match read_events(&headers, body, &state.body_limits()).await {
+        Ok(body) => body,
         Err(refusal) => return Err(record_refusal(&state, &principal, refusal, received_at).await),
     };
+    let events = &body.events;
     if let Some(limiter) = &state.rate_limit {
         limiter.check(&principal.app, events.len())?;
     }
+    // Read again only when an event is rejected, for the text of each as sent.
+    let mut raw_events = None;
     let mut messages = Vec::with_capacity(events.len());
     let mut results = Vec::with_capacity(events.len());
     let mut accepted = 0;
@@ -82,7 +86,16 @@ pub async fn ingest(
                     index,
                     error: event_error(&rejection),
                 });
-                let raw = truncate(event.to_string(), state.config.max_raw_error_bytes);
+                let as_sent = raw_events
+                    .get_or_insert_with(|| body.raw_events())
+                    .as_ref()
+                    .and_then(|raw| raw.get(index).copied());
+                // A body these events were parsed from always reads again; were it not to,
+                // the event re-serialised is the next best record.
+                let raw = match as_sent {
+                    Some(text) => raw_input(text, state.config.max_raw_error_bytes),
+                    None => raw_input(&event.to_string(), state.config.max_raw_error_bytes),
+                };
                 messages.push(QueueMessage::Error(error_entry(
                     &principal,
                     *rejection,
@@ -133,12 +146,15 @@ fn error_entry(
         id: ids::error_id(),
         app: principal.app.clone(),
         code: rejection.code.as_str().to_owned(),
-        message: rejection.message,
+        // Messages quote values of the event (`"..." is not of type "integer"`).
+        message: keys::redact(&rejection.message).into_owned(),
         path: rejection.path,
         received_at,
         category: rejection.category,
         name: rejection.name,
-        session_id: rejection.session_id,
+        session_id: rejection
+            .session_id
+            .map(|session| keys::redact(&session).into_owned()),
         schema_version: rejection.schema_version,
         raw,
         replayed_at: None,
@@ -156,15 +172,15 @@ async fn record_refusal(
 ) -> ApiError {
     let Refusal { error, raw } = refusal;
     metrics::request_refused(error.code);
-    let raw = truncate(
-        String::from_utf8_lossy(&raw).into_owned(),
+    let raw = raw_input(
+        &String::from_utf8_lossy(&raw),
         state.config.max_raw_error_bytes,
     );
     let entry = ErrorEntry {
         id: ids::error_id(),
         app: principal.app.clone(),
         code: error.code.to_owned(),
-        message: error.message.clone(),
+        message: keys::redact(&error.message).into_owned(),
         path: None,
         received_at,
         category: None,
@@ -184,16 +200,20 @@ async fn record_refusal(
     error
 }
 
-/// Cuts `text` to at most `max_bytes`, on a character boundary.
-fn truncate(mut text: String, max_bytes: usize) -> String {
-    if text.len() > max_bytes {
-        let mut end = max_bytes;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+/// The raw input kept in the error store: `text` with anything shaped like an API key
+/// replaced (see [`keys::redact`]), then cut to at most `max_bytes` on a character boundary.
+fn raw_input(text: &str, max_bytes: usize) -> String {
+    // A key across the cut is still whole in the part read (a key is 47 bytes).
+    let redacted = keys::redact(cut(text, max_bytes.saturating_add(64)));
+    cut(&redacted, max_bytes).to_owned()
+}
+
+fn cut(text: &str, max_bytes: usize) -> &str {
+    let mut end = text.len().min(max_bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
     }
-    text
+    &text[..end]
 }
 
 /// The static name of a rejection code, for a bounded metric label.

@@ -148,7 +148,10 @@ pub fn router(state: AppState) -> Router {
             std::time::Duration::from_secs(state.config.request_timeout_secs),
             serve::request_timeout,
         ))
-        .layer(axum::middleware::from_fn(access_log::log_request))
+        .layer(axum::middleware::from_fn_with_state(
+            access_log::AccessLog::new(state.config.access_log_max_per_sec),
+            access_log::log_request,
+        ))
         .with_state(state)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
 }

@@ -89,7 +89,7 @@ pub async fn get(
     responses(
         (status = 201, description = "The type had no schema in force: version created", body = eye_types::SchemaInfo),
         (status = 200, description = "A new version (or the same, when unchanged) is in force", body = eye_types::SchemaInfo),
-        (status = 400, description = "`invalid_schema` (does not compile), `malformed_json` or `invalid_parameter`", body = eye_types::ErrorBody),
+        (status = 400, description = "`invalid_schema` (does not compile: the message gives the JSON pointer of the keyword at fault and what is allowed there; a remote `$ref` is refused as such), `malformed_json` or `invalid_parameter`", body = eye_types::ErrorBody),
         (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
         (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
         (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
@@ -201,7 +201,7 @@ pub struct TryResponse {
     request_body(content = TryRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The verdict on the sample event", body = TryResponse),
-        (status = 400, description = "`invalid_schema`, `malformed_json` or `invalid_body`", body = eye_types::ErrorBody),
+        (status = 400, description = "`invalid_schema` (the message gives the JSON pointer of the keyword at fault and what is allowed there), `malformed_json` or `invalid_body`", body = eye_types::ErrorBody),
         (status = 401, description = "`unauthorized`", body = eye_types::ErrorBody),
         (status = 403, description = "`forbidden`", body = eye_types::ErrorBody),
         (status = 503, description = "`unavailable`", body = eye_types::ErrorBody),

@@ -20,6 +20,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use super::{Delivery, Queue, QueueError};
 use crate::model::QueueMessage;
+use crate::timestamp::{Micros, to_micros};
 
 /// How the stream and consumer are named and sized.
 #[derive(Debug, Clone)]
@@ -222,6 +223,19 @@ impl Queue for JetStreamQueue {
 
     async fn depth(&self) -> Result<u64, QueueError> {
         self.fresh_depth().await
+    }
+
+    /// Work-queue retention removes a message once it is acknowledged, so the stream's
+    /// first message is the oldest unacknowledged one; its time is when JetStream stored it.
+    async fn oldest_unacknowledged(&self) -> Result<Option<Micros>, QueueError> {
+        // Looking the stream up reads its state afresh.
+        let stream = self
+            .context
+            .get_stream(&self.stream_name)
+            .await
+            .map_err(unavailable)?;
+        let state = &stream.cached_info().state;
+        Ok((state.messages > 0).then(|| to_micros(state.first_timestamp)))
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::model::QueueMessage;
+use crate::timestamp::Micros;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -48,6 +49,19 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Messages published and not yet acknowledged.
     async fn depth(&self) -> Result<u64, QueueError>;
+
+    /// When the oldest message not yet acknowledged (delivered or not) came in, in
+    /// microseconds since the epoch; `None` when every message is acknowledged. Its age is
+    /// the processing lag, whether or not a worker is taking messages.
+    async fn oldest_unacknowledged(&self) -> Result<Option<Micros>, QueueError>;
+}
+
+/// When a message came in: its receive time at ingest.
+pub(crate) fn received_at(message: &QueueMessage) -> Micros {
+    match message {
+        QueueMessage::Event(event) => event.received_at,
+        QueueMessage::Error(entry) => entry.received_at,
+    }
 }
 
 #[cfg(test)]

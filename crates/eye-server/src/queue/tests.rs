@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{Queue, QueueError};
 use crate::model::{ErrorEntry, QueueMessage};
 use crate::testing::{self, conformance_suite};
+use crate::timestamp::{Micros, now_micros};
 
 /// A queue under test, and how to reopen it on the same durable state.
 #[async_trait::async_trait]
@@ -163,6 +164,61 @@ pub(crate) async fn concurrent_publishes_all_land(harness: &dyn Harness) {
     assert_eq!(seen, (0..500).collect::<Vec<_>>());
 }
 
+/// Publishes one message received now; returns the clock's reading just before and just
+/// after, which bound any time the queue records for it.
+async fn publish_now(queue: &dyn Queue) -> (Micros, Micros) {
+    let before = now_micros();
+    let QueueMessage::Error(mut entry) = message(0) else {
+        unreachable!("an error message")
+    };
+    entry.received_at = now_micros();
+    queue
+        .publish(vec![QueueMessage::Error(entry)])
+        .await
+        .expect("publish");
+    (before, now_micros())
+}
+
+async fn assert_oldest_within(queue: &dyn Queue, (before, after): (Micros, Micros), when: &str) {
+    let oldest = queue
+        .oldest_unacknowledged()
+        .await
+        .expect("oldest unacknowledged");
+    assert!(
+        oldest.is_some_and(|at| (before..=after).contains(&at)),
+        "{when}: the oldest unacknowledged message came at {oldest:?}, not in {before}..={after}"
+    );
+}
+
+pub(crate) async fn tells_when_its_oldest_unacknowledged_message_came(harness: &dyn Harness) {
+    let queue = harness.open(100).await;
+    assert_eq!(queue.oldest_unacknowledged().await.expect("oldest"), None);
+    let first = publish_now(queue.as_ref()).await;
+    let second = publish_now(queue.as_ref()).await;
+    assert!(first.1 < second.0);
+    assert_oldest_within(queue.as_ref(), first, "nothing delivered yet").await;
+
+    let delivered = receive_at_least(queue.as_ref(), 2, 10).await;
+    assert_eq!(delivered.len(), 2);
+    assert_oldest_within(queue.as_ref(), first, "delivered, not acknowledged").await;
+    queue.ack(vec![delivered[0].token]).await.expect("ack");
+    assert_oldest_within(queue.as_ref(), second, "the first acknowledged").await;
+
+    drop(queue);
+    let reopened = harness.open(100).await;
+    assert_oldest_within(reopened.as_ref(), second, "after a restart").await;
+    let again = receive_at_least(reopened.as_ref(), 1, 10).await;
+    reopened
+        .ack(again.iter().map(|d| d.token).collect())
+        .await
+        .expect("ack");
+    assert_eq!(
+        reopened.oldest_unacknowledged().await.expect("oldest"),
+        None,
+        "every message acknowledged"
+    );
+}
+
 struct LogHarness(tempfile::TempDir);
 
 #[async_trait::async_trait]
@@ -184,6 +240,7 @@ conformance_suite!(
     refuses_to_grow_past_its_bound,
     receive_wakes_on_publish,
     concurrent_publishes_all_land,
+    tells_when_its_oldest_unacknowledged_message_came,
 );
 
 /// A JetStream stream and consumer of their own, deleted when the test ends.
@@ -257,4 +314,5 @@ conformance_suite!(
     refuses_to_grow_past_its_bound,
     receive_wakes_on_publish,
     concurrent_publishes_all_land,
+    tells_when_its_oldest_unacknowledged_message_came,
 );

@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::model::{
-    ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, SchemaVersion, Scope,
+    ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaFileDigest, SchemaRecord,
+    SchemaVersion, Scope,
 };
 use crate::timestamp::Micros;
 
@@ -157,6 +158,12 @@ impl ErrorCounts {
     }
 }
 
+/// The answer to revoking an id no key has. A key's secret given by mistake for its id is
+/// not repeated back.
+pub(crate) fn not_found_key(id: &str) -> StoreError {
+    StoreError::NotFound(format!("no key has the id {:?}", crate::keys::redact(id)))
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a batch of queue messages in one transaction; safe to repeat.
@@ -168,6 +175,9 @@ pub trait Store: Send + Sync + 'static {
     async fn events(&self, query: EventQuery) -> Result<Vec<EventRecord>, StoreError>;
     async fn session(&self, session_id: &str) -> Result<Option<SessionSummary>, StoreError>;
     async fn errors(&self, query: ErrorQuery) -> Result<Vec<ErrorEntry>, StoreError>;
+    /// How many errors match the filters of `query` (its order, position and limit play no
+    /// part): an exact count, however many there are.
+    async fn count_errors(&self, query: ErrorQuery) -> Result<u64, StoreError>;
     /// Records that a replay stored error `.0` as event `.1`.
     async fn mark_replayed(
         &self,
@@ -227,6 +237,11 @@ pub trait Store: Send + Sync + 'static {
     async fn schema_history(&self) -> Result<Vec<SchemaVersion>, StoreError>;
     /// Stores one history entry as exported; a no-op if that version exists.
     async fn import_schema_version(&self, version: &SchemaVersion) -> Result<(), StoreError>;
+
+    /// The digest of the schema file last loaded for each type that was loaded from one.
+    async fn schema_file_digests(&self) -> Result<Vec<SchemaFileDigest>, StoreError>;
+    /// Records (replacing any earlier one) the digest of the file last loaded for a type.
+    async fn record_schema_file_digest(&self, digest: &SchemaFileDigest) -> Result<(), StoreError>;
 
     /// A cheap round trip, for readiness.
     async fn check(&self) -> Result<(), StoreError>;

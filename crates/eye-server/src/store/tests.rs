@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{ErrorQuery, EventQuery, Order, Position, Store, StoreError};
 use crate::ids;
-use crate::model::{ErrorEntry, EventRecord, QueueMessage, Scope};
+use crate::model::{ErrorEntry, EventRecord, QueueMessage, SchemaFileDigest, Scope};
 use crate::testing::{self, conformance_suite};
 
 pub(crate) trait Harness {
@@ -410,6 +410,91 @@ pub(crate) async fn replayed_errors_are_marked_and_filtered(harness: &dyn Harnes
     );
 }
 
+pub(crate) async fn errors_are_counted_exactly_with_their_filters(harness: &dyn Harness) {
+    let store = harness.store();
+    // More than any page holds, of two codes and two event types, one at each microsecond.
+    let entries: Vec<ErrorEntry> = (0..1500)
+        .map(|n| {
+            let code = if n % 3 == 0 {
+                "timestamp_in_future"
+            } else {
+                "schema_violation"
+            };
+            let name = if n % 2 == 0 { "cta click" } else { "pageview" };
+            error(code, 1_000 + n, Some(name))
+        })
+        .collect();
+    let batch: Arc<[QueueMessage]> = entries.iter().cloned().map(QueueMessage::Error).collect();
+    store.write_batch(Arc::clone(&batch)).await.expect("write");
+    store
+        .write_batch(batch)
+        .await
+        .expect("a redelivery counts once");
+    let replayed: Vec<(Uuid, Uuid)> = entries
+        .iter()
+        .take(10)
+        .map(|e| (e.id, Uuid::now_v7()))
+        .collect();
+    store.mark_replayed(replayed, 5_000).await.expect("mark");
+
+    let filters = [
+        ErrorQuery::default(),
+        ErrorQuery {
+            code: Some("schema_violation".into()),
+            ..ErrorQuery::default()
+        },
+        ErrorQuery {
+            code: Some("timestamp_in_future".into()),
+            category: Some("page interaction".into()),
+            name: Some("cta click".into()),
+            from: Some(1_100),
+            to: Some(2_300),
+            ..ErrorQuery::default()
+        },
+        ErrorQuery {
+            app: Some("shop".into()),
+            from: Some(2_000),
+            unreplayed_only: true,
+            // The page plays no part in a count.
+            order: Order::Desc,
+            limit: 1,
+            ..ErrorQuery::default()
+        },
+        ErrorQuery {
+            unreplayed_only: true,
+            to: Some(1_050),
+            ..ErrorQuery::default()
+        },
+        ErrorQuery {
+            app: Some("elsewhere".into()),
+            ..ErrorQuery::default()
+        },
+    ];
+    for filter in filters {
+        let expected = entries
+            .iter()
+            .enumerate()
+            .filter(|(n, e)| {
+                filter.code.as_ref().is_none_or(|c| *c == e.code)
+                    && filter.app.as_ref().is_none_or(|a| *a == e.app)
+                    && filter
+                        .category
+                        .as_ref()
+                        .is_none_or(|c| Some(c) == e.category.as_ref())
+                    && filter
+                        .name
+                        .as_ref()
+                        .is_none_or(|m| Some(m) == e.name.as_ref())
+                    && filter.from.is_none_or(|from| e.received_at >= from)
+                    && filter.to.is_none_or(|to| e.received_at < to)
+                    && (!filter.unreplayed_only || *n >= 10)
+            })
+            .count() as u64;
+        let counted = store.count_errors(filter.clone()).await.expect("count");
+        assert_eq!(counted, expected, "{filter:?}");
+    }
+}
+
 pub(crate) async fn keys_are_found_by_hash_and_revoked(harness: &dyn Harness) {
     let store = harness.store();
     let key = store
@@ -468,6 +553,33 @@ pub(crate) async fn schema_changes_are_versioned(harness: &dyn Harness) {
         .await
         .expect("put");
     assert_eq!(third.version, 4, "a deletion is a version too");
+}
+
+pub(crate) async fn schema_file_digests_are_kept_per_type(harness: &dyn Harness) {
+    let store = harness.store();
+    assert!(store.schema_file_digests().await.expect("list").is_empty());
+    let digest = |category: &str, digest: &str, loaded_at| SchemaFileDigest {
+        category: category.into(),
+        name: "n".into(),
+        digest: digest.into(),
+        loaded_at,
+    };
+    store
+        .record_schema_file_digest(&digest("b", "22", 2))
+        .await
+        .expect("record");
+    store
+        .record_schema_file_digest(&digest("a", "11", 1))
+        .await
+        .expect("record");
+    store
+        .record_schema_file_digest(&digest("b", "33", 3))
+        .await
+        .expect("a later load replaces the digest");
+    assert_eq!(
+        store.schema_file_digests().await.expect("list"),
+        vec![digest("a", "11", 1), digest("b", "33", 3)]
+    );
 }
 
 /// The directory lives as long as the store that uses it.
@@ -588,9 +700,11 @@ conformance_suite!(
     queries_filter_and_paginate,
     errors_are_kept_filtered_and_counted,
     replayed_errors_are_marked_and_filtered,
+    errors_are_counted_exactly_with_their_filters,
     summaries_from_hourly_counts_equal_exact_counts,
     keys_are_found_by_hash_and_revoked,
     schema_changes_are_versioned,
+    schema_file_digests_are_kept_per_type,
 );
 
 conformance_suite!(
@@ -604,9 +718,11 @@ conformance_suite!(
     queries_filter_and_paginate,
     errors_are_kept_filtered_and_counted,
     replayed_errors_are_marked_and_filtered,
+    errors_are_counted_exactly_with_their_filters,
     summaries_from_hourly_counts_equal_exact_counts,
     keys_are_found_by_hash_and_revoked,
     schema_changes_are_versioned,
+    schema_file_digests_are_kept_per_type,
 );
 
 /// Every filter of the query API is served by an index, never a full scan of `events`.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use jsonschema::error::ValidationErrorKind;
-use jsonschema::{Draft, Validator};
+use jsonschema::{Draft, ReferencingError, Validator};
 use serde_json::Value;
 
 use super::envelope::escape_pointer;
@@ -57,6 +57,8 @@ impl CompiledSchema {
 
 /// Compiles a JSON Schema document. Draft 2020-12 unless the document names another with
 /// `$schema`. `$ref`s must resolve inside the document: remote ones are refused, not fetched.
+/// Errors are written for the person who wrote the schema: where (a JSON pointer into the
+/// schema) and what is allowed there.
 pub fn compile_schema(schema: &Value) -> Result<Validator, SchemaError> {
     if !schema.is_object() && !schema.is_boolean() {
         return Err(SchemaError(
@@ -66,8 +68,103 @@ pub fn compile_schema(schema: &Value) -> Result<Validator, SchemaError> {
     jsonschema::options()
         .with_draft(Draft::Draft202012)
         .should_validate_formats(true)
+        .with_retriever(NoRemoteReferences)
         .build(schema)
-        .map_err(|error| SchemaError(format!("the schema does not compile: {error}")))
+        .map_err(|error| SchemaError(explain(schema, &error)))
+}
+
+/// Refuses every reference outside the document (the draft meta-schemas are built in).
+struct NoRemoteReferences;
+
+impl jsonschema::Retrieve for NoRemoteReferences {
+    fn retrieve(
+        &self,
+        _: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        Err("remote references are not allowed".into())
+    }
+}
+
+/// The compiler's error in words: the keyword's path in the schema, and what is allowed.
+fn explain(schema: &Value, error: &jsonschema::ValidationError<'_>) -> String {
+    match error.kind() {
+        ValidationErrorKind::Referencing(ReferencingError::Unretrievable { uri, .. }) => {
+            let place = reference_to(schema, uri)
+                .map(|(pointer, reference)| format!(" at {pointer} (\"$ref\": {reference:?})"))
+                .unwrap_or_else(|| format!(" ({uri})"));
+            format!(
+                "invalid schema{place}: remote references are not allowed, and nothing is fetched; \
+                 put the referenced schema under \"$defs\" in this document and refer to it as \
+                 \"#/$defs/NAME\""
+            )
+        }
+        ValidationErrorKind::Referencing(ReferencingError::PointerToNowhere { pointer }) => {
+            let place = reference_to(schema, &format!("#{pointer}"))
+                .map(|(at, _)| format!(" at {at}"))
+                .unwrap_or_default();
+            format!(
+                "invalid schema{place}: \"$ref\" points to {pointer}, which this document does not have"
+            )
+        }
+        ValidationErrorKind::Referencing(other) => format!("invalid schema: \"$ref\": {other}"),
+        _ => {
+            let (at, problem) = allowed_values(error)
+                .unwrap_or_else(|| (error.instance_path().as_str().to_owned(), error.to_string()));
+            let at = if at.is_empty() { "/".to_owned() } else { at };
+            format!("invalid schema at {at}: {problem}")
+        }
+    }
+}
+
+/// For a value outside a fixed set (`"type": "objekt"`), found directly or within an
+/// `anyOf` or `oneOf` of the meta-schema (the innermost one): where it is and the values
+/// allowed there.
+fn allowed_values(error: &jsonschema::ValidationError<'_>) -> Option<(String, String)> {
+    let candidates: Vec<&jsonschema::ValidationError<'_>> = match error.kind() {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            context.iter().flatten().collect()
+        }
+        _ => vec![error],
+    };
+    let (error, options) = candidates
+        .into_iter()
+        .filter_map(|error| match error.kind() {
+            ValidationErrorKind::Enum { options } => Some((error, options.as_array()?)),
+            _ => None,
+        })
+        .max_by_key(|(error, _)| error.instance_path().as_str().len())?;
+    let allowed: Vec<String> = options.iter().map(Value::to_string).collect();
+    Some((
+        error.instance_path().as_str().to_owned(),
+        format!(
+            "{} is not allowed here; allowed values: {}",
+            error.instance(),
+            allowed.join(", ")
+        ),
+    ))
+}
+
+/// The first `$ref` of `schema` naming `target` (or a place inside it): its JSON pointer in
+/// the schema and its value.
+fn reference_to(schema: &Value, target: &str) -> Option<(String, String)> {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref")
+                && (reference == target || reference.starts_with(&format!("{target}#")))
+            {
+                return Some(("/$ref".to_owned(), reference.clone()));
+            }
+            map.iter().find_map(|(key, value)| {
+                let (inner, reference) = reference_to(value, target)?;
+                Some((format!("/{}{inner}", escape_pointer(key)), reference))
+            })
+        }
+        Value::Array(items) => items.iter().enumerate().find_map(|(index, value)| {
+            let (inner, reference) = reference_to(value, target)?;
+            Some((format!("/{index}{inner}"), reference))
+        }),
+        _ => None,
+    }
 }
 
 /// The schemas in force, by (category, name). Cheap to read from many requests at once.

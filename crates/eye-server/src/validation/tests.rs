@@ -251,3 +251,60 @@ fn a_rejection_keeps_the_hints_it_can_read() {
         Some("e2085be5-9137-4e4e-80b5-f1ffddc25423")
     );
 }
+
+fn compile_error(schema: Value) -> String {
+    match compile_schema(&schema) {
+        Ok(_) => panic!("{schema} compiled"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn a_remote_reference_is_named_as_such_with_its_place() {
+    let message = compile_error(json!({
+        "properties": {"a": {"$ref": "https://example.com/remote.json#/x"}}
+    }));
+    assert!(
+        message.contains("remote references are not allowed"),
+        "{message}"
+    );
+    assert!(message.contains("/properties/a/$ref"), "{message}");
+    assert!(
+        message.contains("https://example.com/remote.json#/x"),
+        "{message}"
+    );
+    assert!(!message.contains("resolve-http"), "{message}");
+    assert!(!message.contains("registry"), "{message}");
+    let missing = compile_error(json!({"$ref": "#/$defs/missing"}));
+    assert!(
+        missing.contains("/$defs/missing, which this document does not have"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_keyword_path_and_the_allowed_values() {
+    let allowed = [
+        "array", "boolean", "integer", "null", "number", "object", "string",
+    ];
+    for (schema, at) in [
+        (json!({"type": "objekt"}), "at /type:"),
+        (
+            json!({"properties": {"a": {"type": ["string", "objekt"]}}}),
+            "at /properties/a/type/1:",
+        ),
+    ] {
+        let message = compile_error(schema);
+        assert!(message.contains(at), "{message}");
+        assert!(message.contains("\"objekt\" is not allowed"), "{message}");
+        for value in allowed {
+            assert!(message.contains(&format!("\"{value}\"")), "{message}");
+        }
+        assert!(!message.contains("anyOf"), "{message}");
+    }
+    let message = compile_error(json!({"properties": {"n": {"minLength": -1}}}));
+    assert!(
+        message.contains("at /properties/n/minLength: -1 is less than the minimum of 0"),
+        "{message}"
+    );
+}

@@ -56,7 +56,6 @@ async fn a_refused_message_is_quarantined_and_its_batch_stored() {
         linger: Duration::ZERO,
         max_attempts: 3,
         live: None,
-        lag: Default::default(),
     };
     let running = tokio::spawn(worker.run(stop.clone()));
     for _ in 0..200 {
@@ -131,7 +130,6 @@ impl Embedded {
             linger,
             max_attempts: 3,
             live: None,
-            lag: Default::default(),
         }
     }
 

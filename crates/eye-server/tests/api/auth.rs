@@ -138,6 +138,18 @@ async fn a_revoked_key_is_refused_at_once_and_keys_are_managed_over_http() {
         .await
         .expect("send");
     expect_error(missing, StatusCode::NOT_FOUND, "not_found").await;
+    // A key's secret given where its id belongs is not repeated back.
+    let by_secret = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/keys/{}", app.ingest_key),
+            Some(&app.admin_key),
+        )
+        .send()
+        .await
+        .expect("send");
+    let body = expect_error(by_secret, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(!body.to_string().contains(&app.ingest_key), "{body}");
     let bad = app
         .request(Method::POST, "/v1/keys", Some(&app.admin_key))
         .json(&json!({"app": "x", "scopes": ["root"]}))

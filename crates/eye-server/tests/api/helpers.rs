@@ -141,6 +141,22 @@ impl TestApp {
         panic!("the queue did not drain within 10 s");
     }
 
+    /// The value of the first `/metrics` sample line starting with `prefix` (the name and
+    /// its labels), if there is one.
+    pub async fn metric(&self, prefix: &str) -> Option<f64> {
+        let text = self
+            .request(Method::GET, "/metrics", None)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+    }
+
     /// Every event matching `query` (without `cursor`), following `next_cursor`.
     pub async fn all_events(&self, query: &str) -> Vec<Value> {
         let mut events = Vec::new();

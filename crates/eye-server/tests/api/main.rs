@@ -2,6 +2,7 @@
 //! data directory and talks HTTP to it.
 
 mod abuse;
+mod access_log;
 mod alerts;
 mod auth;
 mod concurrency;
@@ -12,5 +13,6 @@ mod ingest;
 mod limits;
 mod metrics;
 mod query;
+mod raw_input;
 mod replay;
 mod schemas;

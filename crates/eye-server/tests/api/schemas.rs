@@ -180,3 +180,54 @@ async fn the_shipped_schema_directory_loads_at_start_up() {
     assert_eq!(verdict["accepted"], 3, "{verdict}");
     assert_eq!(verdict["results"][3]["error"]["path"], "/data/element");
 }
+
+/// Schema errors are written for people, the same through `PUT` and the console's "try it".
+#[tokio::test]
+async fn schema_errors_name_the_keyword_path_and_what_is_allowed() {
+    let app = spawn().await;
+    let remote = json!({"properties": {"a": {"$ref": "https://example.com/a.json"}}});
+    let objekt = json!({"type": "objekt"});
+    let expected: [(&Value, &[&str]); 2] = [
+        (
+            &remote,
+            &[
+                "remote references are not allowed",
+                "/properties/a/$ref",
+                "https://example.com/a.json",
+            ],
+        ),
+        (
+            &objekt,
+            &[
+                "at /type",
+                "\"objekt\" is not allowed",
+                "\"object\"",
+                "\"string\"",
+            ],
+        ),
+    ];
+    for (schema, words) in expected {
+        let put = app
+            .request(Method::PUT, CTA, Some(&app.admin_key))
+            .json(schema)
+            .send()
+            .await
+            .expect("send");
+        let tried = app
+            .request(Method::POST, "/v1/schemas/validate", Some(&app.admin_key))
+            .json(&json!({"schema": schema, "event": cta_click(Some("x"))}))
+            .send()
+            .await
+            .expect("send");
+        for response in [put, tried] {
+            let body = expect_error(response, StatusCode::BAD_REQUEST, "invalid_schema").await;
+            let message = body["error"]["message"].as_str().expect("message");
+            for word in words {
+                assert!(message.contains(word), "{word:?} missing from {message}");
+            }
+            for jargon in ["resolve-http", "registry", "anyOf"] {
+                assert!(!message.contains(jargon), "{jargon:?} in {message}");
+            }
+        }
+    }
+}

@@ -18,17 +18,19 @@ mod reader;
 mod segment;
 mod writer;
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::{Notify, oneshot};
 
-use super::{Delivery, Queue, QueueError};
+use super::{Delivery, Queue, QueueError, received_at};
 use crate::model::QueueMessage;
+use crate::timestamp::Micros;
 use acks::{Acks, WatermarkFile};
 use reader::Reader;
 use writer::{Shared, Writer, lock};
@@ -62,6 +64,9 @@ pub struct LogQueue {
     publishes: Mutex<mpsc::Sender<Publish>>,
     shared: Arc<Mutex<Shared>>,
     reader: Arc<Mutex<Reader>>,
+    /// Messages handed out and not acknowledged yet: sequence number → receive time. Every
+    /// other unacknowledged message is at or after the reader's cursor.
+    delivered: Arc<Mutex<BTreeMap<u64, Micros>>>,
     acknowledged: Arc<Mutex<Acknowledged>>,
     depth: Arc<AtomicU64>,
     max_depth: u64,
@@ -121,6 +126,7 @@ impl LogQueue {
         let start_at = through.max(recovered.segments.first().copied().unwrap_or(1) - 1) + 1;
         Ok(LogQueue {
             reader: Arc::new(Mutex::new(Reader::new(dir.clone(), start_at))),
+            delivered: Arc::default(),
             dir,
             publishes: Mutex::new(sender),
             shared,
@@ -275,25 +281,24 @@ impl Queue for LogQueue {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let (reader, shared) = (Arc::clone(&self.reader), Arc::clone(&self.shared));
-            let records = tokio::task::spawn_blocking(move || {
-                let synced = {
-                    let shared = lock(&shared);
-                    reader::Synced {
-                        segments: shared.segments.clone(),
-                        through: shared.synced_through,
-                        newest_bytes: shared.synced_bytes,
-                    }
-                };
-                reader
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .read(max, &synced)
+            let delivered = Arc::clone(&self.delivered);
+            let deliveries = tokio::task::spawn_blocking(move || {
+                let synced = synced(&shared);
+                let mut reader = guard(&reader);
+                let deliveries = decode(reader.read(max, &synced)?);
+                // Recorded while the cursor is still held, so that every unacknowledged
+                // message is always either recorded here or at or after the cursor.
+                let mut delivered = guard(&delivered);
+                for delivery in &deliveries {
+                    delivered.insert(delivery.token, received_at(&delivery.message));
+                }
+                Ok::<_, std::io::Error>(deliveries)
             })
             .await
             .map_err(|e| unavailable(&e))?
             .map_err(|e| unavailable(&e))?;
-            if !records.is_empty() {
-                return Ok(decode(records));
+            if !deliveries.is_empty() {
+                return Ok(deliveries);
             }
             if tokio::time::timeout_at(deadline, self.arrivals.notified())
                 .await
@@ -307,6 +312,12 @@ impl Queue for LogQueue {
     async fn ack(&self, tokens: Vec<u64>) -> Result<(), QueueError> {
         if tokens.is_empty() {
             return Ok(());
+        }
+        {
+            let mut delivered = guard(&self.delivered);
+            for token in &tokens {
+                delivered.remove(token);
+            }
         }
         let (acknowledged, shared) = (Arc::clone(&self.acknowledged), Arc::clone(&self.shared));
         let dir = self.dir.clone();
@@ -346,6 +357,43 @@ impl Queue for LogQueue {
     async fn depth(&self) -> Result<u64, QueueError> {
         Ok(self.depth.load(Ordering::Relaxed))
     }
+
+    async fn oldest_unacknowledged(&self) -> Result<Option<Micros>, QueueError> {
+        let (reader, shared) = (Arc::clone(&self.reader), Arc::clone(&self.shared));
+        let delivered = Arc::clone(&self.delivered);
+        tokio::task::spawn_blocking(move || {
+            let synced = synced(&shared);
+            let mut reader = guard(&reader);
+            if let Some((_, at)) = guard(&delivered).first_key_value() {
+                return Ok(Some(*at));
+            }
+            // Nothing handed out is waiting: the oldest is the next one to hand out (one that
+            // cannot be decoded, which `receive` skips, tells no time).
+            let next = reader.peek(&synced)?;
+            Ok(next
+                .and_then(|body| serde_json::from_slice::<QueueMessage>(body).ok())
+                .map(|message| received_at(&message)))
+        })
+        .await
+        .map_err(|e| unavailable(&e))?
+        .map_err(|e: std::io::Error| unavailable(&e))
+    }
+}
+
+/// What the writer has synced so far, for the reader.
+fn synced(shared: &Mutex<Shared>) -> reader::Synced {
+    let shared = lock(shared);
+    reader::Synced {
+        segments: shared.segments.clone(),
+        through: shared.synced_through,
+        newest_bytes: shared.synced_bytes,
+    }
+}
+
+fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Messages that cannot be decoded were written by an incompatible build; they are logged

@@ -6,7 +6,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use super::segment::{self, Decoded};
+use super::segment::{self, Decoded, HEADER_BYTES};
 
 /// How much the cursor reads at once: a worker batch of messages, about.
 const READ_CHUNK: usize = 256 * 1024;
@@ -50,17 +50,35 @@ impl Reader {
     /// progress.
     pub fn read(&mut self, max: usize, synced: &Synced) -> io::Result<Vec<(u64, Vec<u8>)>> {
         let mut records = Vec::new();
-        while records.len() < max && self.next_seq <= synced.through {
-            if !self.in_segment_of_next(&synced.segments)? {
+        while records.len() < max {
+            let Some(size) = self.fill(synced)? else {
                 break;
+            };
+            records.push((self.next_seq, self.pending[HEADER_BYTES..size].to_vec()));
+            self.pending.drain(..size);
+            self.offset += size as u64;
+            self.next_seq += 1;
+        }
+        Ok(records)
+    }
+
+    /// The body of the record the cursor hands out next, without moving the cursor; `None`
+    /// when it is not synced yet.
+    pub fn peek(&mut self, synced: &Synced) -> io::Result<Option<&[u8]>> {
+        Ok(self
+            .fill(synced)?
+            .map(|size| &self.pending[HEADER_BYTES..size]))
+    }
+
+    /// Brings the record numbered `next_seq` to the front of `pending`; its size, or `None`
+    /// when it is not synced yet.
+    fn fill(&mut self, synced: &Synced) -> io::Result<Option<usize>> {
+        loop {
+            if self.next_seq > synced.through || !self.in_segment_of_next(&synced.segments)? {
+                return Ok(None);
             }
             match segment::decode(&self.pending) {
-                Decoded::Record { seq, body, size } if seq == self.next_seq => {
-                    records.push((seq, body.to_vec()));
-                    self.pending.drain(..size);
-                    self.offset += size as u64;
-                    self.next_seq += 1;
-                }
+                Decoded::Record { seq, size, .. } if seq == self.next_seq => return Ok(Some(size)),
                 // Records before the cursor: a segment read from its start after a restart.
                 Decoded::Record { seq, size, .. } if seq < self.next_seq => {
                     self.pending.drain(..size);
@@ -87,7 +105,6 @@ impl Reader {
                 }
             }
         }
-        Ok(records)
     }
 
     /// Opens the segment that holds `next_seq` if the open one does not; false if none does.

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use crate::keys::new_key_id;
-use crate::model::{KeyRecord, SchemaRecord, SchemaVersion, Scope};
+use crate::model::{KeyRecord, SchemaFileDigest, SchemaRecord, SchemaVersion, Scope};
 use crate::timestamp::{now_micros, to_micros};
 
 use super::sql::at;
@@ -296,6 +296,40 @@ pub async fn import_schema_version(
             "INSERT INTO schemas (category, name, version, schema, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT DO NOTHING",
             &[&version.category, &version.name, &version.version, &version.schema, &at(version.created_at)],
+        )
+        .await
+        .map(|_| ())
+}
+
+pub async fn schema_file_digests(
+    client: &Object,
+) -> Result<Vec<SchemaFileDigest>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT category, name, digest, loaded_at FROM schema_files ORDER BY category, name",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| SchemaFileDigest {
+            category: row.get(0),
+            name: row.get(1),
+            digest: row.get(2),
+            loaded_at: to_micros(row.get(3)),
+        })
+        .collect())
+}
+
+pub async fn record_schema_file_digest(
+    client: &Object,
+    file: &SchemaFileDigest,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO schema_files (category, name, digest, loaded_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (category, name) DO UPDATE SET digest = excluded.digest, loaded_at = excluded.loaded_at",
+            &[&file.category, &file.name, &file.digest, &at(file.loaded_at)],
         )
         .await
         .map(|_| ())

@@ -107,6 +107,17 @@ const MIGRATIONS: &[&str] = &[
         SELECT date_trunc('hour', received_at), code, coalesce(category, ''), coalesce(name, ''), COUNT(*)
         FROM errors GROUP BY 1, 2, 3, 4;
     ",
+    // 4: the schema file last loaded for each type, by digest, so that a restart with an
+    // unchanged file keeps a version made through the API since.
+    "
+    CREATE TABLE schema_files (
+        category text NOT NULL,
+        name text NOT NULL,
+        digest text NOT NULL,
+        loaded_at timestamptz NOT NULL,
+        PRIMARY KEY (category, name)
+    );
+    ",
 ];
 
 pub async fn run(client: &mut Object) -> Result<usize, tokio_postgres::Error> {

@@ -6,6 +6,7 @@ mod errors;
 mod events;
 mod migrations;
 mod partitions;
+mod server;
 mod sql;
 
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use tokio_postgres::NoTls;
 
 use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
 use crate::model::{
-    ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, SchemaVersion, Scope,
+    ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaFileDigest, SchemaRecord,
+    SchemaVersion, Scope,
 };
 use crate::timestamp::Micros;
 use partitions::Partitions;
@@ -27,6 +29,7 @@ const MONTHS_AHEAD: usize = 3;
 pub struct PostgresStore {
     pool: Pool,
     partitions: Arc<Partitions>,
+    server: server::Server,
 }
 
 impl PostgresStore {
@@ -44,6 +47,7 @@ impl PostgresStore {
             config.options(format!("-c search_path={schema}"));
         }
         config.connect_timeout(std::time::Duration::from_secs(5));
+        let server = server::Server::of(&config);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -58,6 +62,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             partitions: Arc::new(Partitions::default()),
+            server,
         };
         store.migrate().await?;
         Ok(store)
@@ -79,7 +84,7 @@ impl PostgresStore {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("PostgreSQL: {e}")))
+            .map_err(|error| self.server.explain(error))
     }
 }
 
@@ -132,6 +137,12 @@ impl Store for PostgresStore {
             .map_err(from_postgres)
     }
 
+    async fn count_errors(&self, query: ErrorQuery) -> Result<u64, StoreError> {
+        errors::count(&self.client().await?, &query)
+            .await
+            .map_err(from_postgres)
+    }
+
     async fn mark_replayed(
         &self,
         replayed: Vec<(uuid::Uuid, uuid::Uuid)>,
@@ -179,7 +190,7 @@ impl Store for PostgresStore {
         admin::revoke_key(&self.client().await?, id)
             .await
             .map_err(from_postgres)?
-            .ok_or_else(|| StoreError::NotFound(format!("no key has the id {id:?}")))
+            .ok_or_else(|| super::not_found_key(id))
     }
 
     async fn export_keys(&self) -> Result<Vec<(KeyRecord, [u8; 32])>, StoreError> {
@@ -236,6 +247,18 @@ impl Store for PostgresStore {
 
     async fn import_schema_version(&self, version: &SchemaVersion) -> Result<(), StoreError> {
         admin::import_schema_version(&self.client().await?, version)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn schema_file_digests(&self) -> Result<Vec<SchemaFileDigest>, StoreError> {
+        admin::schema_file_digests(&self.client().await?)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn record_schema_file_digest(&self, digest: &SchemaFileDigest) -> Result<(), StoreError> {
+        admin::record_schema_file_digest(&self.client().await?, digest)
             .await
             .map_err(from_postgres)
     }

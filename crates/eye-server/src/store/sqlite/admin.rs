@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::keys::new_key_id;
-use crate::model::{KeyRecord, SchemaRecord, SchemaVersion, Scope};
+use crate::model::{KeyRecord, SchemaFileDigest, SchemaRecord, SchemaVersion, Scope};
 use crate::timestamp::now_micros;
 
 pub fn create_key(
@@ -229,6 +229,34 @@ pub fn import_schema_version(
     connection.execute(
         "INSERT OR IGNORE INTO schemas (category, name, version, schema, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![version.category, version.name, version.version, version.schema, version.created_at],
+    )?;
+    Ok(())
+}
+
+pub fn schema_file_digests(connection: &Connection) -> rusqlite::Result<Vec<SchemaFileDigest>> {
+    connection
+        .prepare_cached(
+            "SELECT category, name, digest, loaded_at FROM schema_files ORDER BY category, name",
+        )?
+        .query_map([], |row| {
+            Ok(SchemaFileDigest {
+                category: row.get(0)?,
+                name: row.get(1)?,
+                digest: row.get(2)?,
+                loaded_at: row.get(3)?,
+            })
+        })?
+        .collect()
+}
+
+pub fn record_schema_file_digest(
+    connection: &Connection,
+    file: &SchemaFileDigest,
+) -> rusqlite::Result<()> {
+    connection.execute(
+        "INSERT INTO schema_files (category, name, digest, loaded_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (category, name) DO UPDATE SET digest = excluded.digest, loaded_at = excluded.loaded_at",
+        params![file.category, file.name, file.digest, file.loaded_at],
     )?;
     Ok(())
 }

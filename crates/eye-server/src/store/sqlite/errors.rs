@@ -51,19 +51,7 @@ pub fn query(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<Ve
          FROM errors WHERE 1 = 1",
     );
     let mut values: Vec<SqlValue> = Vec::new();
-    push_equalities(
-        &mut sql,
-        &mut values,
-        &[
-            ("code", &query.code),
-            ("app", &query.app),
-            ("category", &query.category),
-            ("name", &query.name),
-        ],
-    );
-    if query.unreplayed_only {
-        sql.push_str(" AND replayed_at IS NULL");
-    }
+    push_filters(&mut sql, &mut values, query);
     push_range_and_page(
         &mut sql,
         &mut values,
@@ -77,6 +65,42 @@ pub fn query(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<Ve
     let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(params_from_iter(values), error_from_row)?;
     rows.collect()
+}
+
+/// How many errors match the filters and time range of `query`.
+pub fn count(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<u64> {
+    let mut sql = String::from("SELECT COUNT(*) FROM errors WHERE 1 = 1");
+    let mut values: Vec<SqlValue> = Vec::new();
+    push_filters(&mut sql, &mut values, query);
+    if let Some(from) = query.from {
+        sql.push_str(" AND received_at >= ?");
+        values.push(SqlValue::Integer(from));
+    }
+    if let Some(to) = query.to {
+        sql.push_str(" AND received_at < ?");
+        values.push(SqlValue::Integer(to));
+    }
+    let count: i64 = connection
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(values), |row| row.get(0))?;
+    Ok(count.max(0) as u64)
+}
+
+/// The filters of `query` other than its time range and page.
+fn push_filters(sql: &mut String, values: &mut Vec<SqlValue>, query: &ErrorQuery) {
+    push_equalities(
+        sql,
+        values,
+        &[
+            ("code", &query.code),
+            ("app", &query.app),
+            ("category", &query.category),
+            ("name", &query.name),
+        ],
+    );
+    if query.unreplayed_only {
+        sql.push_str(" AND replayed_at IS NULL");
+    }
 }
 
 fn error_from_row(row: &Row<'_>) -> rusqlite::Result<ErrorEntry> {

@@ -96,6 +96,17 @@ const MIGRATIONS: &[&str] = &[
         SELECT (received_at / 3600000000) * 3600000000, code, coalesce(category, ''), coalesce(name, ''), COUNT(*)
         FROM errors GROUP BY 1, 2, 3, 4;
     ",
+    // 4: the schema file last loaded for each type, by digest, so that a restart with an
+    // unchanged file keeps a version made through the API since.
+    "
+    CREATE TABLE schema_files (
+        category TEXT NOT NULL,
+        name TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        loaded_at INTEGER NOT NULL,
+        PRIMARY KEY (category, name)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {

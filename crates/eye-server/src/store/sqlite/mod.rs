@@ -16,7 +16,8 @@ use rusqlite::{Connection, ErrorCode};
 
 use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
 use crate::model::{
-    ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaRecord, SchemaVersion, Scope,
+    ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaFileDigest, SchemaRecord,
+    SchemaVersion, Scope,
 };
 use crate::timestamp::Micros;
 use crate::wal_checkpoint::{self, Checkpointer};
@@ -175,6 +176,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn count_errors(&self, query: ErrorQuery) -> Result<u64, StoreError> {
+        self.read(move |connection| errors::count(connection, &query))
+            .await
+    }
+
     async fn mark_replayed(
         &self,
         replayed: Vec<(uuid::Uuid, uuid::Uuid)>,
@@ -221,7 +227,7 @@ impl Store for SqliteStore {
         let (id, wanted) = (id.to_owned(), id.to_owned());
         self.write_keys(move |connection| admin::revoke_key(connection, &id))
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("no key has the id {wanted:?}")))
+            .ok_or_else(|| super::not_found_key(&wanted))
     }
 
     async fn export_keys(&self) -> Result<Vec<(KeyRecord, [u8; 32])>, StoreError> {
@@ -241,6 +247,16 @@ impl Store for SqliteStore {
     async fn import_schema_version(&self, version: &SchemaVersion) -> Result<(), StoreError> {
         let version = version.clone();
         self.write(move |connection| admin::import_schema_version(connection, &version))
+            .await
+    }
+
+    async fn schema_file_digests(&self) -> Result<Vec<SchemaFileDigest>, StoreError> {
+        self.read(admin::schema_file_digests).await
+    }
+
+    async fn record_schema_file_digest(&self, digest: &SchemaFileDigest) -> Result<(), StoreError> {
+        let digest = digest.clone();
+        self.write(move |connection| admin::record_schema_file_digest(connection, &digest))
             .await
     }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use eye_server::http::body::{BodyLimits, events_from_bytes};
-use eye_server::validation::{CompiledSchema, Rules, SchemaRegistry, compile_schema, validate_event};
+use eye_server::ingest::validation::{CompiledSchema, Rules, SchemaRegistry, compile_schema, validate_event};
 use libfuzzer_sys::fuzz_target;
 
 const EXAMPLES: [&str; 3] = [

@@ -3,7 +3,7 @@
 //! remote `$ref`s are refused at compile time.
 #![no_main]
 
-use eye_server::validation::{CompiledSchema, compile_schema};
+use eye_server::ingest::validation::{CompiledSchema, compile_schema};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {

@@ -2,7 +2,7 @@
 //! the canonical form and parses back to the same microsecond.
 #![no_main]
 
-use eye_server::timestamp;
+use eye_server::model::timestamp;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &str| {

@@ -10,14 +10,14 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::alerts::Alerts;
+use crate::auth::key_cache::KeyCache;
 use crate::backends::{open_queue, open_store};
-use crate::catalog;
 use crate::config::Config;
 use crate::http::{self, AppState};
-use crate::key_cache::KeyCache;
-use crate::validation::{Rules, SchemaRegistry};
-use crate::worker::Worker;
+use crate::ingest::catalog;
+use crate::ingest::validation::{Rules, SchemaRegistry};
+use crate::ops::alerts::Alerts;
+use crate::pipeline::worker::Worker;
 use http::RateLimiter;
 
 /// How often every node re-reads the schemas in force.
@@ -62,8 +62,8 @@ impl Application {
             reject_unknown_event_types: config.reject_unknown_event_types,
         });
         let keys = Arc::new(KeyCache::new(config.key_cache()));
-        let metrics = crate::metrics::install();
-        let live = crate::live::LiveFeed::default();
+        let metrics = crate::ops::metrics::install();
+        let live = crate::pipeline::live::LiveFeed::default();
         let rate_limit = RateLimiter::new(
             config.rate_limit_events_per_second,
             config.rate_limit_burst(),
@@ -165,7 +165,7 @@ async fn refresh_schemas(state: AppState, stop: CancellationToken) {
         if let Some(queue) = &state.queue
             && let Ok(depth) = queue.depth().await
         {
-            crate::metrics::queue_depth(depth);
+            crate::ops::metrics::queue_depth(depth);
         }
     }
 }

@@ -1,28 +1,23 @@
 //! The Eye as a library: everything `eye serve` runs, buildable and testable in-process.
 //!
-//! Data flow: HTTP ingest ([`http`]) → validation ([`validation`]) → durable queue ([`queue`])
-//! → pipeline worker ([`worker`]) → indexed store ([`store`]) → HTTP query API.
+//! The folders follow the data: [`http`] answers requests; [`ingest`] parses and validates
+//! what arrives; [`queue`] keeps it durable; [`pipeline`] moves it into the [`store`] (and
+//! replays failed events, and feeds the live view); the query routes of [`http`] read it
+//! back. Across them: [`model`] (the records, ids, timestamps, scopes), [`auth`] (key secrets
+//! and their cache), [`ops`] (metrics and alerts), [`config`], and [`app`], which builds the
+//! whole from a configuration ([`backends`] picks the store and queue).
 
-pub mod alerts;
 pub mod app;
+pub mod auth;
 pub mod backends;
-pub mod catalog;
 pub mod config;
 pub mod http;
-pub mod ids;
-pub mod json;
-pub mod key_cache;
-pub mod keys;
-pub mod live;
-pub mod metrics;
+pub mod ingest;
 pub mod model;
+pub mod ops;
+pub mod pipeline;
 pub mod queue;
-pub mod replay;
 pub mod store;
-pub mod timestamp;
-pub mod validation;
-pub mod wal_checkpoint;
-pub mod worker;
 
 #[cfg(test)]
 mod testing;

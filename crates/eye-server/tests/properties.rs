@@ -9,10 +9,11 @@ use std::time::Duration;
 use eye_server::http::body::{BodyLimits, events_from_bytes, parse_body};
 use eye_server::http::cursor;
 use eye_server::http::params::Params;
+use eye_server::ingest::json;
+use eye_server::ingest::validation::{Rules, SchemaRegistry, validate_event};
 use eye_server::model::{EventRecord, QueueMessage};
+use eye_server::model::{ids, timestamp};
 use eye_server::store::{EventQuery, Order, Position, SqliteStore, Store};
-use eye_server::validation::{Rules, SchemaRegistry, validate_event};
-use eye_server::{ids, json, timestamp};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 

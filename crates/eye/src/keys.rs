@@ -1,22 +1,24 @@
 //! `eye keys create|list|revoke`, straight on the store (SQLite allows it while the server
 //! runs). Only the new key goes to standard output, so scripts can capture it.
 
-use eye_server::http::parse_scopes;
-use eye_server::keys::{KEY_PREFIX, digest};
-use eye_server::model::KeyRecord;
+use eye_server::auth::keys::{KEY_PREFIX, digest};
+use eye_server::model::timestamp::format_micros;
+use eye_server::model::{KeyRecord, Scope};
 use eye_server::store::Store;
-use eye_server::timestamp::format_micros;
 
 use crate::admin_store::{self, Presence};
 use crate::cli::{CreateKeyArgs, Format, ListKeysArgs, RevokeKeyArgs};
 use crate::output::{self, Columns};
 
 pub async fn create(args: CreateKeyArgs) -> anyhow::Result<()> {
-    eye_server::validation::check_identifier(&args.app, eye_server::validation::MAX_NAME_CHARS)
-        .map_err(|problem| anyhow::anyhow!("--app {problem}"))?;
-    let scopes = parse_scopes(&args.scopes).map_err(anyhow::Error::msg)?;
+    eye_server::ingest::validation::check_identifier(
+        &args.app,
+        eye_server::ingest::validation::MAX_NAME_CHARS,
+    )
+    .map_err(|problem| anyhow::anyhow!("--app {problem}"))?;
+    let scopes = Scope::parse_all(&args.scopes).map_err(anyhow::Error::msg)?;
     let store = admin_store::open(&args.store, Presence::MayCreate).await?;
-    let new_key = eye_server::keys::generate();
+    let new_key = eye_server::auth::keys::generate();
     let record = store.create_key(&args.app, &scopes, new_key.hash).await?;
     let scope_names: Vec<&str> = record.scopes.iter().map(|s| s.as_str()).collect();
     eprintln!(

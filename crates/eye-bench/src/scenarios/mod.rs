@@ -13,7 +13,7 @@ pub use throughput::{batches_against_raw_inserts, single_events_against_responde
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use eye_server::ids;
+use eye_server::model::ids;
 use eye_server::model::{ErrorEntry, EventRecord};
 
 use crate::deployment::Deployment;

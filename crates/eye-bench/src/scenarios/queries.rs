@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use eye_server::model::QueueMessage;
-use eye_server::timestamp;
+use eye_server::model::timestamp;
 use hdrhistogram::Histogram;
 
 use super::{Target, error_entry, record, settle, start_eye};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use eye_server::model::QueueMessage;
+use eye_server::model::timestamp;
 use eye_server::store::Store;
-use eye_server::timestamp;
 
 use super::{Settings, Target, batches_of_100, drain, queue_depth, record};
 use crate::deployment::{Backend, Deployment};

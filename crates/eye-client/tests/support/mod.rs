@@ -7,10 +7,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use eye_server::Application;
+use eye_server::auth::keys;
 use eye_server::config::Config;
 use eye_server::model::Scope;
 use eye_server::store::{SqliteStore, Store};
-use eye_server::{Application, keys};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -80,7 +80,7 @@ pub async fn log_request(
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    crate::metrics::http_request(method.as_str(), &route, status, elapsed);
+    crate::ops::metrics::http_request(method.as_str(), &route, status, elapsed);
     let latency_us = elapsed.as_micros() as u64;
     if response.status().is_server_error() {
         let skipped = log.taken_skipped();

@@ -8,8 +8,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::AppState;
-use super::error::ApiError;
-use crate::keys;
+use super::api_error::ApiError;
+use crate::auth::keys;
 use crate::model::Scope;
 
 /// Keys longer than this are refused unread.

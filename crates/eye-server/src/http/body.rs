@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::error::ApiError;
-use crate::json;
+use super::api_error::ApiError;
+use crate::ingest::json;
 
 pub struct BodyLimits {
     pub max_body_bytes: usize,

@@ -9,15 +9,15 @@ use axum::response::{IntoResponse, Response};
 use eye_types::{EventError, EventResult, IngestResponse};
 
 use super::AppState;
+use super::api_error::ApiError;
 use super::auth::{Authorized, IngestScope, Principal};
 use super::body::{Refusal, read_events};
-use super::error::ApiError;
-use crate::ids;
-use crate::keys;
-use crate::metrics;
-use crate::model::{ErrorEntry, EventRecord, QueueMessage};
-use crate::timestamp::{Micros, now_micros};
-use crate::validation::{RejectCode, Rejection, validate_event};
+use crate::auth::keys;
+use crate::ingest::validation::{RejectCode, Rejection, validate_event};
+use crate::model::ids;
+use crate::model::timestamp::{Micros, now_micros};
+use crate::model::{ErrorEntry, QueueMessage, truncate_utf8};
+use crate::ops::metrics;
 
 #[utoipa::path(
     post, path = "/v1/events", tag = "ingest",
@@ -30,13 +30,11 @@ use crate::validation::{RejectCode, Rejection, validate_event};
         (status = 202, description = "At least one event was accepted; one verdict per event", body = eye_types::IngestResponse),
         (status = 422, description = "Every event was rejected; one verdict per event (codes `invalid_event`, `missing_field`, `invalid_field`, `unknown_field`, `invalid_timestamp`, `timestamp_in_future`, `timestamp_too_old`, `unknown_event_type`, `schema_violation`)", body = eye_types::IngestResponse),
         (status = 400, description = "`malformed_json` (not one JSON document) or `invalid_body` (wrong shape, empty batch, broken gzip)", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
         (status = 413, description = "`payload_too_large` (body over the limit, before or after gzip) or `too_many_events`", body = eye_types::ErrorBody),
         (status = 415, description = "`unsupported_media_type`: Content-Type not JSON, or Content-Encoding not gzip", body = eye_types::ErrorBody),
         (status = 408, description = "`body_timeout`: the body did not arrive within `body_timeout_secs`", body = eye_types::ErrorBody),
         (status = 429, description = "`rate_limited`: the application is over `rate_limit_events_per_second`; see `Retry-After`", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn ingest(
@@ -68,18 +66,11 @@ pub async fn ingest(
                     id: id.to_string(),
                 });
                 accepted += 1;
-                messages.push(QueueMessage::Event(EventRecord {
+                messages.push(QueueMessage::Event(valid.into_record(
                     id,
-                    app: principal.app.clone(),
-                    session_id: valid.session_id,
-                    category: valid.category,
-                    name: valid.name,
-                    data: valid.data,
-                    timestamp: valid.timestamp,
+                    principal.app.clone(),
                     received_at,
-                    event_id: valid.event_id,
-                    schema_version: valid.schema_version,
-                }));
+                )));
             }
             Err(rejection) => {
                 results.push(EventResult::Rejected {
@@ -143,22 +134,22 @@ fn error_entry(
     received_at: Micros,
 ) -> ErrorEntry {
     ErrorEntry {
-        id: ids::error_id(),
-        app: principal.app.clone(),
-        code: rejection.code.as_str().to_owned(),
-        // Messages quote values of the event (`"..." is not of type "integer"`).
-        message: keys::redact(&rejection.message).into_owned(),
         path: rejection.path,
-        received_at,
         category: rejection.category,
         name: rejection.name,
         session_id: rejection
             .session_id
             .map(|session| keys::redact(&session).into_owned()),
         schema_version: rejection.schema_version,
-        raw,
-        replayed_at: None,
-        replayed_event_id: None,
+        ..ErrorEntry::new(
+            ids::error_id(),
+            principal.app.clone(),
+            rejection.code.as_str().to_owned(),
+            // Messages quote values of the event (`"..." is not of type "integer"`).
+            keys::redact(&rejection.message).into_owned(),
+            received_at,
+            raw,
+        )
     }
 }
 
@@ -176,21 +167,14 @@ async fn record_refusal(
         &String::from_utf8_lossy(&raw),
         state.config.max_raw_error_bytes,
     );
-    let entry = ErrorEntry {
-        id: ids::error_id(),
-        app: principal.app.clone(),
-        code: error.code.to_owned(),
-        message: keys::redact(&error.message).into_owned(),
-        path: None,
+    let entry = ErrorEntry::new(
+        ids::error_id(),
+        principal.app.clone(),
+        error.code.to_owned(),
+        keys::redact(&error.message).into_owned(),
         received_at,
-        category: None,
-        name: None,
-        session_id: None,
-        schema_version: None,
         raw,
-        replayed_at: None,
-        replayed_event_id: None,
-    };
+    );
     let Ok(queue) = state.queue() else {
         return error;
     };
@@ -204,16 +188,8 @@ async fn record_refusal(
 /// replaced (see [`keys::redact`]), then cut to at most `max_bytes` on a character boundary.
 fn raw_input(text: &str, max_bytes: usize) -> String {
     // A key across the cut is still whole in the part read (a key is 47 bytes).
-    let redacted = keys::redact(cut(text, max_bytes.saturating_add(64)));
-    cut(&redacted, max_bytes).to_owned()
-}
-
-fn cut(text: &str, max_bytes: usize) -> &str {
-    let mut end = text.len().min(max_bytes);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    let redacted = keys::redact(truncate_utf8(text, max_bytes.saturating_add(64)));
+    truncate_utf8(&redacted, max_bytes).to_owned()
 }
 
 /// The static name of a rejection code, for a bounded metric label.

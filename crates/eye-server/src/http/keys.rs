@@ -8,21 +8,19 @@ use axum::http::StatusCode;
 use eye_types::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList};
 
 use super::AppState;
+use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized};
-use super::error::ApiError;
-use crate::keys;
+use crate::auth::keys;
+use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier};
+use crate::model::timestamp::format_micros;
 use crate::model::{KeyRecord, Scope};
-use crate::timestamp::format_micros;
-use crate::validation::{MAX_NAME_CHARS, check_identifier};
 
 #[utoipa::path(
     get, path = "/v1/keys", tag = "keys",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every key, never its secret", body = eye_types::KeyList),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn list(
@@ -42,9 +40,7 @@ pub async fn list(
     responses(
         (status = 201, description = "The key, shown this once", body = eye_types::CreatedKey),
         (status = 400, description = "`invalid_body`", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn create(
@@ -60,7 +56,7 @@ pub async fn create(
     })?;
     check_identifier(&request.app, MAX_NAME_CHARS)
         .map_err(|p| ApiError::invalid_body(format!("`app` {p}")))?;
-    let scopes = parse_scopes(&request.scopes).map_err(ApiError::invalid_body)?;
+    let scopes = Scope::parse_all(&request.scopes).map_err(ApiError::invalid_body)?;
     let new_key = keys::generate();
     let record = state
         .store
@@ -81,10 +77,8 @@ pub async fn create(
     params(("id" = String, Path, description = "The key id, as listed")),
     responses(
         (status = 200, description = "The key, now revoked", body = eye_types::KeyInfo),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
         (status = 404, description = "`not_found`", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn revoke(
@@ -97,19 +91,6 @@ pub async fn revoke(
 }
 
 /// Parses scope names; at least one, each of `ingest`, `query`, `admin`.
-pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, String> {
-    if names.is_empty() {
-        return Err("give at least one scope: ingest, query or admin".into());
-    }
-    names
-        .iter()
-        .map(|name| {
-            Scope::parse(name)
-                .ok_or_else(|| format!("unknown scope {name:?}: use ingest, query or admin"))
-        })
-        .collect()
-}
-
 pub fn key_info(record: KeyRecord) -> KeyInfo {
     KeyInfo {
         id: record.id,

@@ -11,8 +11,8 @@ use futures_util::stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
+use super::api_error::ApiError;
 use super::auth::{Authorized, QueryScope};
-use super::error::ApiError;
 use super::params::Params;
 use super::query::stored_event;
 use crate::model::EventRecord;
@@ -49,9 +49,7 @@ pub(crate) const LIVE_PARAMS: &[&str] = &["session_id", "category", "name", "app
     responses(
         (status = 200, description = "`text/event-stream`: an `event` message per stored event (data: a StoredEvent), a comment every 15 s", content_type = "text/event-stream", body = String),
         (status = 400, description = "`invalid_parameter`", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn live(

@@ -1,25 +1,25 @@
 //! The HTTP API: shared state, the route table, and the JSON fallbacks.
 
 mod access_log;
+mod api_error;
 mod auth;
 pub mod body;
 mod console;
 pub mod cursor;
-mod error;
-mod errors;
+mod error_store;
 mod health;
 mod ingest;
 mod keys;
 mod live;
-mod openapi;
+pub(crate) mod openapi;
 pub mod params;
 mod query;
 mod rate_limit;
 mod schemas;
 mod serve;
 
-pub use error::ApiError;
-pub use keys::{key_info, parse_scopes};
+pub use api_error::ApiError;
+pub use keys::key_info;
 pub use openapi::document as openapi_document;
 pub use rate_limit::RateLimiter;
 pub use serve::{ConnectionLimits, serve};
@@ -29,11 +29,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{delete, get, post};
 
+use crate::auth::key_cache::KeyCache;
 use crate::config::Config;
-use crate::key_cache::KeyCache;
+use crate::ingest::validation::{Rules, SchemaRegistry};
 use crate::queue::Queue;
 use crate::store::Store;
-use crate::validation::{Rules, SchemaRegistry};
 use body::BodyLimits;
 
 /// What every handler can reach. Cheap to clone.
@@ -49,7 +49,7 @@ pub struct AppState {
     /// Renders `/metrics`; `None` when another metrics recorder owns the process.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Events as the worker stores them, for live subscribers.
-    pub live: crate::live::LiveFeed,
+    pub live: crate::pipeline::live::LiveFeed,
     /// Per-application ingest limit; `None` when off.
     pub rate_limit: Option<Arc<RateLimiter>>,
 }
@@ -102,8 +102,8 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
 pub const QUERY_PARAMETERS: &[(&str, &[&str])] = &[
     ("/v1/events", query::EVENT_PARAMS),
     ("/v1/sessions/{session_id}", query::SESSION_PARAMS),
-    ("/v1/errors", errors::ERROR_PARAMS),
-    ("/v1/errors/summary", errors::SUMMARY_PARAMS),
+    ("/v1/errors", error_store::ERROR_PARAMS),
+    ("/v1/errors/summary", error_store::SUMMARY_PARAMS),
     ("/v1/events/live", live::LIVE_PARAMS),
     ("/v1/schemas/{category}/{name}", schemas::SCHEMA_PARAMS),
 ];
@@ -128,9 +128,9 @@ pub fn router(state: AppState) -> Router {
             .route("/v1/events/live", get(live::live))
             .route("/v1/schemas/validate", post(schemas::validate))
             .route("/v1/sessions/{session_id}", get(query::session))
-            .route("/v1/errors", get(errors::list_errors))
-            .route("/v1/errors/summary", get(errors::summary))
-            .route("/v1/errors/replay", post(errors::replay))
+            .route("/v1/errors", get(error_store::list_errors))
+            .route("/v1/errors/summary", get(error_store::summary))
+            .route("/v1/errors/replay", post(error_store::replay))
             .route("/v1/schemas", get(schemas::list))
             .route(
                 "/v1/schemas/{category}/{name}",

@@ -1,10 +1,13 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types,
 //! served at `/openapi.json`, with interactive docs (Swagger UI, assets embedded) at `/docs`.
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use std::collections::BTreeMap;
 
-use super::{errors, health, ingest, keys, live, query, schemas};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, ResponsesBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi};
+
+use super::{error_store, health, ingest, keys, live, query, schemas};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,9 +20,9 @@ use super::{errors, health, ingest, keys, live, query, schemas};
         query::list_events,
         query::session,
         live::live,
-        errors::list_errors,
-        errors::summary,
-        errors::replay,
+        error_store::list_errors,
+        error_store::summary,
+        error_store::replay,
         schemas::list,
         schemas::get,
         schemas::put,
@@ -61,4 +64,38 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     document
+}
+
+/// The answers every route behind a key may give besides its own, described once:
+/// `responses(..., KeyedRouteErrors)` in a handler's annotation.
+pub struct KeyedRouteErrors;
+
+impl IntoResponses for KeyedRouteErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        ResponsesBuilder::new()
+            .response(
+                "401",
+                error("`unauthorized`: no key, a malformed header, or an unknown or revoked key"),
+            )
+            .response("403", error("`forbidden`: the key lacks the scope"))
+            .response(
+                "503",
+                error(
+                    "`unavailable`: the store or queue cannot be used right now; see `Retry-After`",
+                ),
+            )
+            .build()
+            .into()
+    }
 }

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
+use super::api_error::ApiError;
 use super::cursor;
-use super::error::ApiError;
+use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier};
+use crate::model::timestamp::{self, Micros};
 use crate::store::{Order, Position};
-use crate::timestamp::{self, Micros};
-use crate::validation::{MAX_NAME_CHARS, check_identifier};
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;

@@ -7,14 +7,14 @@ use eye_types::{EventPage, SessionPage, StoredEvent};
 use serde_json::Value;
 
 use super::AppState;
+use super::api_error::ApiError;
 use super::auth::{Authorized, QueryScope};
 use super::cursor;
-use super::error::ApiError;
 use super::params::Params;
+use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier};
 use crate::model::EventRecord;
+use crate::model::timestamp::format_micros;
 use crate::store::{EventQuery, Order, Position};
-use crate::timestamp::format_micros;
-use crate::validation::{MAX_NAME_CHARS, check_identifier};
 
 pub(crate) const EVENT_PARAMS: &[&str] = &[
     "session_id",
@@ -46,9 +46,7 @@ pub(crate) const SESSION_PARAMS: &[&str] = &["order", "limit", "cursor"];
     responses(
         (status = 200, description = "A page of events ordered by timestamp then id", body = eye_types::EventPage),
         (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn list_events(
@@ -89,10 +87,8 @@ pub async fn list_events(
     responses(
         (status = 200, description = "The session's summary and a page of its events in time order", body = eye_types::SessionPage),
         (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
         (status = 404, description = "`not_found`: no event was stored for this session", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn session(

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 
-use super::error::ApiError;
-use crate::metrics;
+use super::api_error::ApiError;
+use crate::ops::metrics;
 
 pub struct RateLimiter {
     per_second: f64,

@@ -10,17 +10,17 @@ use eye_types::{SchemaInfo, SchemaList};
 use serde_json::Value;
 
 use super::AppState;
+use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized};
-use super::error::ApiError;
 use super::params::Params;
-use crate::catalog::{self, CatalogError};
-use crate::json;
-use crate::model::SchemaRecord;
-use crate::timestamp::{format_micros, now_micros};
-use crate::validation::{
+use crate::ingest::catalog::{self, CatalogError};
+use crate::ingest::json;
+use crate::ingest::validation::{
     CompiledSchema, MAX_NAME_CHARS, SchemaRegistry, check_identifier, compile_schema,
     validate_event,
 };
+use crate::model::SchemaRecord;
+use crate::model::timestamp::{format_micros, now_micros};
 
 type TypePath = Result<Path<(String, String)>, PathRejection>;
 
@@ -31,9 +31,7 @@ pub(crate) const SCHEMA_PARAMS: &[&str] = &["version"];
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The schema in force for every type that has one", body = eye_types::SchemaList),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn list(
@@ -57,10 +55,8 @@ pub async fn list(
     responses(
         (status = 200, description = "The schema", body = eye_types::SchemaInfo),
         (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
         (status = 404, description = "`not_found`", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn get(
@@ -90,9 +86,7 @@ pub async fn get(
         (status = 201, description = "The type had no schema in force: version created", body = eye_types::SchemaInfo),
         (status = 200, description = "A new version (or the same, when unchanged) is in force", body = eye_types::SchemaInfo),
         (status = 400, description = "`invalid_schema` (does not compile: the message gives the JSON pointer of the keyword at fault and what is allowed there; a remote `$ref` is refused as such), `malformed_json` or `invalid_parameter`", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn put(
@@ -137,10 +131,8 @@ pub async fn put(
     responses(
         (status = 204, description = "Deleted (recorded as a new version)"),
         (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
         (status = 404, description = "`not_found`: the type has no schema", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn delete(
@@ -202,9 +194,7 @@ pub struct TryResponse {
     responses(
         (status = 200, description = "The verdict on the sample event", body = TryResponse),
         (status = 400, description = "`invalid_schema` (the message gives the JSON pointer of the keyword at fault and what is allowed there), `malformed_json` or `invalid_body`", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn validate(

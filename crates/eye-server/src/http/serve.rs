@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use super::error::ApiError;
+use super::api_error::ApiError;
 use crate::config::Config;
 
 /// How long open connections get to finish after shutdown begins.

@@ -20,7 +20,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use super::{Delivery, Queue, QueueError};
 use crate::model::QueueMessage;
-use crate::timestamp::{Micros, to_micros};
+use crate::model::timestamp::{Micros, to_micros};
 
 /// How the stream and consumer are named and sized.
 #[derive(Debug, Clone)]

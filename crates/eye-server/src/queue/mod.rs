@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::model::QueueMessage;
-use crate::timestamp::Micros;
+use crate::model::timestamp::Micros;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

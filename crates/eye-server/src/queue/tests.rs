@@ -6,9 +6,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::{Queue, QueueError};
+use crate::model::timestamp::{Micros, now_micros};
 use crate::model::{ErrorEntry, QueueMessage};
 use crate::testing::{self, conformance_suite};
-use crate::timestamp::{Micros, now_micros};
 
 /// A queue under test, and how to reopen it on the same durable state.
 #[async_trait::async_trait]

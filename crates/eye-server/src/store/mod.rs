@@ -14,11 +14,11 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::model::timestamp::Micros;
 use crate::model::{
     ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaFileDigest, SchemaRecord,
     SchemaVersion, Scope,
 };
-use crate::timestamp::Micros;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -161,7 +161,10 @@ impl ErrorCounts {
 /// The answer to revoking an id no key has. A key's secret given by mistake for its id is
 /// not repeated back.
 pub(crate) fn not_found_key(id: &str) -> StoreError {
-    StoreError::NotFound(format!("no key has the id {:?}", crate::keys::redact(id)))
+    StoreError::NotFound(format!(
+        "no key has the id {:?}",
+        crate::auth::keys::redact(id)
+    ))
 }
 
 #[async_trait]

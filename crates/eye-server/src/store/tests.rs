@@ -5,7 +5,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{ErrorQuery, EventQuery, Order, Position, Store, StoreError};
-use crate::ids;
+use crate::model::ids;
 use crate::model::{ErrorEntry, EventRecord, QueueMessage, SchemaFileDigest, Scope};
 use crate::testing::{self, conformance_suite};
 
@@ -618,7 +618,7 @@ async fn sqlite_log_stays_bounded_under_steady_writes() {
     }
     let log = harness.0.path().join("eye.db-wal");
     let bytes = log.metadata().map(|m| m.len()).unwrap_or(0);
-    let bound = u64::from(crate::wal_checkpoint::STORE_LOG_PAGES) * 4096;
+    let bound = u64::from(crate::store::sqlite::wal_checkpoint::STORE_LOG_PAGES) * 4096;
     // A few batches (about 5 MB of log each) may pass the bound before the log restarts:
     // the writer's own checkpoint gives way while the background thread holds the
     // checkpoint lock. Without the bound the log reaches 160 MB and more.

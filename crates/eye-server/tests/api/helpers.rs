@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use eye_server::Application;
+use eye_server::auth::keys;
 use eye_server::config::Config;
 use eye_server::model::Scope;
 use eye_server::store::{SqliteStore, Store};
-use eye_server::{Application, keys};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;

@@ -161,7 +161,7 @@ async fn copy_schemas(from: &dyn Store, to: &dyn Store) -> anyhow::Result<Copied
         }
     }
     // Which schema file each type was last loaded from, so that a start with the same files
-    // keeps the versions made through the API (see `eye_server::catalog::load_dir`).
+    // keeps the versions made through the API (see `eye_server::ingest::catalog::load_dir`).
     for digest in from.schema_file_digests().await? {
         to.record_schema_file_digest(&digest).await?;
     }

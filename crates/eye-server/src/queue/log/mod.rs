@@ -30,7 +30,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::{Delivery, Queue, QueueError, received_at};
 use crate::model::QueueMessage;
-use crate::timestamp::Micros;
+use crate::model::timestamp::Micros;
 use acks::{Acks, WatermarkFile};
 use reader::Reader;
 use writer::{Shared, Writer, lock};

@@ -4,9 +4,9 @@ use deadpool_postgres::Object;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-use crate::keys::new_key_id;
+use crate::auth::keys::new_key_id;
+use crate::model::timestamp::{now_micros, to_micros};
 use crate::model::{KeyRecord, SchemaFileDigest, SchemaRecord, SchemaVersion, Scope};
-use crate::timestamp::{now_micros, to_micros};
 
 use super::sql::at;
 

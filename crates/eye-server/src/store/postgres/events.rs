@@ -9,12 +9,12 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::errors::insert_errors;
+use super::error_records::insert_errors;
 use super::sql::{Sql, at};
+use crate::model::timestamp::to_micros;
 use crate::model::{EventRecord, QueueMessage};
 use crate::store::session_fold::SessionFold;
 use crate::store::{BatchOutcome, EventQuery, SessionSummary};
-use crate::timestamp::to_micros;
 
 pub async fn write_batch(
     client: &mut Object,

@@ -2,7 +2,7 @@
 //! month of their timestamp; every write is idempotent and safe under concurrent workers.
 
 mod admin;
-mod errors;
+mod error_records;
 mod events;
 mod migrations;
 mod partitions;
@@ -16,11 +16,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
+use crate::model::timestamp::Micros;
 use crate::model::{
     ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaFileDigest, SchemaRecord,
     SchemaVersion, Scope,
 };
-use crate::timestamp::Micros;
 use partitions::Partitions;
 
 /// Months of partitions created ahead of the current one at start-up.
@@ -132,13 +132,13 @@ impl Store for PostgresStore {
     }
 
     async fn errors(&self, query: ErrorQuery) -> Result<Vec<ErrorEntry>, StoreError> {
-        errors::query(&self.client().await?, &query)
+        error_records::query(&self.client().await?, &query)
             .await
             .map_err(from_postgres)
     }
 
     async fn count_errors(&self, query: ErrorQuery) -> Result<u64, StoreError> {
-        errors::count(&self.client().await?, &query)
+        error_records::count(&self.client().await?, &query)
             .await
             .map_err(from_postgres)
     }
@@ -148,7 +148,7 @@ impl Store for PostgresStore {
         replayed: Vec<(uuid::Uuid, uuid::Uuid)>,
         at: Micros,
     ) -> Result<(), StoreError> {
-        errors::mark_replayed(&self.client().await?, &replayed, at)
+        error_records::mark_replayed(&self.client().await?, &replayed, at)
             .await
             .map_err(from_postgres)
     }
@@ -158,7 +158,7 @@ impl Store for PostgresStore {
         from: Option<Micros>,
         to: Option<Micros>,
     ) -> Result<ErrorCounts, StoreError> {
-        errors::counts(&self.client().await?, from, to)
+        error_records::counts(&self.client().await?, from, to)
             .await
             .map_err(from_postgres)
     }

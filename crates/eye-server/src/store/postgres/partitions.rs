@@ -8,7 +8,7 @@ use deadpool_postgres::Object;
 use time::{Date, Month, OffsetDateTime};
 
 use super::migrations::DDL_LOCK;
-use crate::timestamp::{Micros, from_micros};
+use crate::model::timestamp::{Micros, from_micros};
 
 /// Months known to have a partition, so the common case costs no round trip.
 #[derive(Default)]
@@ -84,7 +84,7 @@ impl Partitions {
         client: &mut Object,
         ahead: usize,
     ) -> Result<(), tokio_postgres::Error> {
-        let mut month = month_of(crate::timestamp::now_micros());
+        let mut month = month_of(crate::model::timestamp::now_micros());
         let mut months = vec![month];
         for _ in 0..ahead {
             month = next_month(month);

@@ -2,8 +2,8 @@
 
 use tokio_postgres::types::ToSql;
 
+use crate::model::timestamp::{Micros, from_micros};
 use crate::store::{Order, Position};
-use crate::timestamp::{Micros, from_micros};
 
 pub struct Sql {
     pub text: String,

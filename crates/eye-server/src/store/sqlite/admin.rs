@@ -2,9 +2,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::keys::new_key_id;
+use crate::auth::keys::new_key_id;
+use crate::model::timestamp::now_micros;
 use crate::model::{KeyRecord, SchemaFileDigest, SchemaRecord, SchemaVersion, Scope};
-use crate::timestamp::now_micros;
 
 pub fn create_key(
     connection: &mut Connection,

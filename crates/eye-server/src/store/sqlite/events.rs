@@ -4,7 +4,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use uuid::Uuid;
 
-use super::errors::insert_error;
+use super::error_records::insert_error;
 use crate::model::{EventRecord, QueueMessage};
 use crate::store::session_fold::SessionFold;
 use crate::store::{BatchOutcome, EventQuery, Order, SessionSummary};

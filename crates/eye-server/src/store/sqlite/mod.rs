@@ -2,10 +2,11 @@
 //! pool of readers, each call run on tokio's blocking pool.
 
 mod admin;
-mod errors;
+mod error_records;
 mod events;
 mod key_generation;
 mod migrations;
+pub(crate) mod wal_checkpoint;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,13 +16,13 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode};
 
 use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
+use crate::model::timestamp::Micros;
 use crate::model::{
     ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaFileDigest, SchemaRecord,
     SchemaVersion, Scope,
 };
-use crate::timestamp::Micros;
-use crate::wal_checkpoint::{self, Checkpointer};
 use key_generation::KeyGeneration;
+use wal_checkpoint::Checkpointer;
 
 /// Idle reader connections kept open.
 const MAX_IDLE_READERS: usize = 8;
@@ -172,12 +173,12 @@ impl Store for SqliteStore {
     }
 
     async fn errors(&self, query: ErrorQuery) -> Result<Vec<ErrorEntry>, StoreError> {
-        self.read(move |connection| errors::query(connection, &query))
+        self.read(move |connection| error_records::query(connection, &query))
             .await
     }
 
     async fn count_errors(&self, query: ErrorQuery) -> Result<u64, StoreError> {
-        self.read(move |connection| errors::count(connection, &query))
+        self.read(move |connection| error_records::count(connection, &query))
             .await
     }
 
@@ -186,7 +187,7 @@ impl Store for SqliteStore {
         replayed: Vec<(uuid::Uuid, uuid::Uuid)>,
         at: Micros,
     ) -> Result<(), StoreError> {
-        self.write(move |connection| errors::mark_replayed(connection, &replayed, at))
+        self.write(move |connection| error_records::mark_replayed(connection, &replayed, at))
             .await
     }
 
@@ -195,7 +196,7 @@ impl Store for SqliteStore {
         from: Option<Micros>,
         to: Option<Micros>,
     ) -> Result<ErrorCounts, StoreError> {
-        self.read(move |connection| errors::counts(connection, from, to))
+        self.read(move |connection| error_records::counts(connection, from, to))
             .await
     }
 

@@ -10,14 +10,14 @@ use eye_types::{
 };
 
 use super::AppState;
+use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized, QueryScope};
 use super::cursor;
-use super::error::ApiError;
 use super::params::Params;
 use crate::model::ErrorEntry;
-use crate::replay::{self, ReplayFilter};
+use crate::model::timestamp::{self, format_micros};
+use crate::pipeline::replay::{self, ReplayFilter};
 use crate::store::{ErrorQuery, Order, Position};
-use crate::timestamp::{self, format_micros};
 
 pub(crate) const SUMMARY_PARAMS: &[&str] = &["from", "to"];
 pub(crate) const ERROR_PARAMS: &[&str] = &[
@@ -41,9 +41,7 @@ pub(crate) const ERROR_PARAMS: &[&str] = &[
     responses(
         (status = 200, description = "A page of the error store", body = eye_types::ErrorPage),
         (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn list_errors(
@@ -86,9 +84,7 @@ pub async fn list_errors(
     responses(
         (status = 200, description = "Counts by code and by event type", body = eye_types::ErrorSummary),
         (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn summary(
@@ -142,9 +138,7 @@ fn error_record(entry: ErrorEntry) -> ErrorRecord {
     responses(
         (status = 200, description = "What the replay did (or would do)", body = eye_types::ReplayResponse),
         (status = 400, description = "`invalid_body`: unknown field or a bad timestamp", body = eye_types::ErrorBody),
-        (status = 401, description = "`unauthorized`: no key, a malformed header, or an unknown or revoked key", body = eye_types::ErrorBody),
-        (status = 403, description = "`forbidden`: the key lacks the scope", body = eye_types::ErrorBody),
-        (status = 503, description = "`unavailable`: the store or queue cannot be used right now; see `Retry-After`", body = eye_types::ErrorBody),
+        super::openapi::KeyedRouteErrors,
     )
 )]
 pub async fn replay(

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::timestamp::Micros;
+use crate::model::EventRecord;
+use crate::model::timestamp::Micros;
 
 /// Stable codes of per-event rejections, as they appear in results and the error store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,24 @@ pub struct ValidEvent {
     pub timestamp: Micros,
     pub event_id: Option<String>,
     pub schema_version: Option<i64>,
+}
+
+impl ValidEvent {
+    /// The record stored for this event, sent by `app` and received at `received_at`.
+    pub fn into_record(self, id: uuid::Uuid, app: String, received_at: Micros) -> EventRecord {
+        EventRecord {
+            id,
+            app,
+            session_id: self.session_id,
+            category: self.category,
+            name: self.name,
+            data: self.data,
+            timestamp: self.timestamp,
+            received_at,
+            event_id: self.event_id,
+            schema_version: self.schema_version,
+        }
+    }
 }
 
 /// The configurable rules that apply to every event.

@@ -5,8 +5,8 @@ use rusqlite::{Connection, Row, params, params_from_iter};
 
 use super::events::{push_equalities, push_range_and_page, uuid_from_row};
 use crate::model::ErrorEntry;
+use crate::model::timestamp::Micros;
 use crate::store::{ErrorCounts, ErrorQuery, split_hours};
-use crate::timestamp::Micros;
 
 pub fn insert_error(connection: &Connection, entry: &ErrorEntry) -> rusqlite::Result<bool> {
     let inserted = connection

@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use uuid::{Builder, Uuid};
 
-use crate::timestamp::Micros;
+use crate::model::timestamp::Micros;
 
 /// The id of an accepted event. With a client `event_id` it is derived from (application,
 /// `event_id`, timestamp), so a retried request answers with the id already stored.

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::ids;
-use crate::json;
+use crate::ingest::json;
+use crate::ingest::validation::{Rules, SchemaRegistry, validate_event};
+use crate::model::ids;
+use crate::model::timestamp::{Micros, now_micros};
 use crate::model::{ErrorEntry, EventRecord, QueueMessage};
 use crate::store::{ErrorQuery, Order, Position, Store, StoreError};
-use crate::timestamp::{Micros, now_micros};
-use crate::validation::{Rules, SchemaRegistry, validate_event};
 
 /// Which errors to replay: the filters of `GET /v1/errors`.
 #[derive(Debug, Clone, Default)]
@@ -115,16 +115,5 @@ fn judge(error: &ErrorEntry, registry: &SchemaRegistry, rules: &Rules) -> Option
         Some(event_id) => ids::event_id(&error.app, Some(event_id), valid.timestamp),
         None => error.id,
     };
-    Some(EventRecord {
-        id,
-        app: error.app.clone(),
-        session_id: valid.session_id,
-        category: valid.category,
-        name: valid.name,
-        data: valid.data,
-        timestamp: valid.timestamp,
-        received_at: error.received_at,
-        event_id: valid.event_id,
-        schema_version: valid.schema_version,
-    })
+    Some(valid.into_record(id, error.app.clone(), error.received_at))
 }

@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use std::time::Instant;
 
-use crate::live::LiveFeed;
-use crate::metrics;
-use crate::model::{ErrorEntry, QueueMessage};
+use crate::model::timestamp::now_micros;
+use crate::model::{ErrorEntry, QueueMessage, truncate_utf8};
+use crate::ops::metrics;
+use crate::pipeline::live::LiveFeed;
 use crate::queue::{Delivery, Queue};
 use crate::store::{BatchOutcome, Store, StoreError};
-use crate::timestamp::now_micros;
 
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -294,14 +294,8 @@ impl Worker {
 /// The error record of a message the store would not take. It reuses the message's id, so
 /// recording it again after a redelivery changes nothing.
 fn quarantine_entry(message: &QueueMessage, attempts: u32, reason: &str) -> ErrorEntry {
-    let mut raw = serde_json::to_string(message).unwrap_or_default();
-    if raw.len() > MAX_QUARANTINED_BYTES {
-        let mut end = MAX_QUARANTINED_BYTES;
-        while !raw.is_char_boundary(end) {
-            end -= 1;
-        }
-        raw.truncate(end);
-    }
+    let encoded = serde_json::to_string(message).unwrap_or_default();
+    let raw = truncate_utf8(&encoded, MAX_QUARANTINED_BYTES).to_owned();
     let (id, app, category, name, session_id, received_at) = match message {
         QueueMessage::Event(e) => (
             e.id,
@@ -321,19 +315,17 @@ fn quarantine_entry(message: &QueueMessage, attempts: u32, reason: &str) -> Erro
         ),
     };
     ErrorEntry {
-        id,
-        app,
-        code: "processing_failed".into(),
-        message: format!("the store refused this message {attempts} times: {reason}"),
-        path: None,
-        received_at: received_at.min(now_micros()),
         category,
         name,
         session_id,
-        schema_version: None,
-        raw,
-        replayed_at: None,
-        replayed_event_id: None,
+        ..ErrorEntry::new(
+            id,
+            app,
+            "processing_failed".into(),
+            format!("the store refused this message {attempts} times: {reason}"),
+            received_at.min(now_micros()),
+            raw,
+        )
     }
 }
 

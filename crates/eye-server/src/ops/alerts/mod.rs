@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{AlertMetric, AlertRule};
 use crate::model::ErrorEntry;
+use crate::model::timestamp::{format_micros, now_micros};
 use crate::queue::{Queue, QueueError};
 use crate::store::{ErrorQuery, Order, Store, StoreError};
-use crate::timestamp::{format_micros, now_micros};
 use delivery::{Outbox, Status, Target};
 
 /// A delivery waits this long for an answer at most, and at least `MIN_TIMEOUT`; between

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::sql::{Sql, at};
 use crate::model::ErrorEntry;
+use crate::model::timestamp::{Micros, to_micros};
 use crate::store::{ErrorCounts, ErrorQuery, split_hours};
-use crate::timestamp::{Micros, to_micros};
 
 pub async fn insert_errors(
     transaction: &tokio_postgres::Transaction<'_>,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::timestamp;
+use crate::model::timestamp;
 
 fn rules() -> Rules {
     Rules {

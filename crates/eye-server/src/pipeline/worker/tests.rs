@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::Worker;
-use crate::ids;
+use crate::model::ids;
 use crate::model::{EventRecord, QueueMessage};
 use crate::queue::{LogQueue, Queue};
 use crate::store::tests::{Harness, postgres_harness};

@@ -1,9 +1,13 @@
-//! Records that travel from ingest through the queue into the store.
+//! Records that travel from ingest through the queue into the store, with the ids and
+//! timestamps they carry.
+
+pub mod ids;
+pub mod timestamp;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::timestamp::Micros;
+use crate::model::timestamp::Micros;
 
 /// An accepted event, as queued and as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +71,44 @@ pub struct ErrorEntry {
     pub replayed_event_id: Option<Uuid>,
 }
 
+impl ErrorEntry {
+    /// An error record of no event type, path or schema version (the caller adds those it
+    /// knows), not replayed.
+    pub fn new(
+        id: Uuid,
+        app: String,
+        code: String,
+        message: String,
+        received_at: Micros,
+        raw: String,
+    ) -> ErrorEntry {
+        ErrorEntry {
+            id,
+            app,
+            code,
+            message,
+            path: None,
+            received_at,
+            category: None,
+            name: None,
+            session_id: None,
+            schema_version: None,
+            raw,
+            replayed_at: None,
+            replayed_event_id: None,
+        }
+    }
+}
+
+/// The longest prefix of `text` of at most `max_bytes` that ends on a character boundary.
+pub fn truncate_utf8(text: &str, max_bytes: usize) -> &str {
+    let mut end = text.len().min(max_bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// One unit of work for the pipeline worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QueueMessage {
@@ -95,6 +137,20 @@ impl Scope {
 
     pub fn parse(text: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == text)
+    }
+
+    /// Scopes by name, at least one, each known; the error says what to write instead.
+    pub fn parse_all(names: &[String]) -> Result<Vec<Scope>, String> {
+        if names.is_empty() {
+            return Err("give at least one scope: ingest, query or admin".into());
+        }
+        names
+            .iter()
+            .map(|name| {
+                Scope::parse(name)
+                    .ok_or_else(|| format!("unknown scope {name:?}: use ingest, query or admin"))
+            })
+            .collect()
     }
 
     /// Sorted, without repeats, comma-separated: how stores keep a key's scopes.

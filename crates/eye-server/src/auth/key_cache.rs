@@ -83,7 +83,7 @@ mod tests {
     use rusqlite::Connection;
 
     use super::KeyCache;
-    use crate::keys::digest;
+    use crate::auth::keys::digest;
     use crate::model::Scope;
     use crate::store::{SqliteStore, Store};
 

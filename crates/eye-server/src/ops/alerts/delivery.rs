@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{self, AlertDelivery};
+use crate::ops::metrics::{self, AlertDelivery};
 
 /// Retries wait twice as long each time, up to this.
 pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(60);

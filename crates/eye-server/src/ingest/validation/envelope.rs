@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::{RejectCode, Rejection, Rules, ValidEvent};
-use crate::timestamp::{self, Micros};
+use crate::model::timestamp::{self, Micros};
 
 pub const MAX_NAME_CHARS: usize = 128;
 pub const MAX_EVENT_ID_CHARS: usize = 64;

@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::{SchemaFileDigest, SchemaRecord};
-use crate::store::{Store, StoreError};
-use crate::timestamp::now_micros;
-use crate::validation::{
+use crate::ingest::validation::{
     CompiledSchema, MAX_NAME_CHARS, SchemaError, SchemaRegistry, check_identifier, compile_schema,
 };
+use crate::model::timestamp::now_micros;
+use crate::model::{SchemaFileDigest, SchemaRecord};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

@@ -5,8 +5,9 @@
 //! stored event exactly once.
 
 mod postgres;
+mod select;
 mod session_fold;
-mod sqlite;
+pub(crate) mod sqlite;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::sql::{Sql, at};
 use crate::model::ErrorEntry;
 use crate::model::timestamp::{Micros, to_micros};
+use crate::store::select;
 use crate::store::{ErrorCounts, ErrorQuery, split_hours};
 
 pub async fn insert_errors(
@@ -74,11 +75,10 @@ pub async fn query(
                 replayed_at, replayed_event_id
          FROM errors WHERE true",
     );
-    push_filters(&mut sql, query);
-    sql.range_and_page(
+    select::error_filters(&mut sql, query);
+    select::page(
+        &mut sql,
         "received_at",
-        query.from,
-        query.to,
         query.order,
         query.after,
         query.limit,
@@ -90,32 +90,9 @@ pub async fn query(
 /// How many errors match the filters and time range of `query`.
 pub async fn count(client: &Object, query: &ErrorQuery) -> Result<u64, tokio_postgres::Error> {
     let mut sql = Sql::new("SELECT COUNT(*) FROM errors WHERE true");
-    push_filters(&mut sql, query);
-    if let Some(from) = query.from {
-        let placeholder = sql.bind(at(from));
-        sql.text
-            .push_str(&format!(" AND received_at >= {placeholder}"));
-    }
-    if let Some(to) = query.to {
-        let placeholder = sql.bind(at(to));
-        sql.text
-            .push_str(&format!(" AND received_at < {placeholder}"));
-    }
+    select::error_filters(&mut sql, query);
     let row = client.query_one(&sql.text, &sql.params()).await?;
     Ok(row.get::<_, i64>(0).max(0) as u64)
-}
-
-/// The filters of `query` other than its time range and page.
-fn push_filters(sql: &mut Sql, query: &ErrorQuery) {
-    sql.equalities(&[
-        ("code", &query.code),
-        ("app", &query.app),
-        ("category", &query.category),
-        ("name", &query.name),
-    ]);
-    if query.unreplayed_only {
-        sql.text.push_str(" AND replayed_at IS NULL");
-    }
 }
 
 fn error_from_row(row: &Row) -> ErrorEntry {

@@ -13,6 +13,7 @@ use super::error_records::insert_errors;
 use super::sql::{Sql, at};
 use crate::model::timestamp::to_micros;
 use crate::model::{EventRecord, QueueMessage};
+use crate::store::select;
 use crate::store::session_fold::SessionFold;
 use crate::store::{BatchOutcome, EventQuery, SessionSummary};
 
@@ -173,20 +174,8 @@ pub async fn query(
         "SELECT id, app, session_id, category, name, ts, received_at, event_id, schema_version, data::text
          FROM events WHERE true",
     );
-    sql.equalities(&[
-        ("session_id", &query.session_id),
-        ("category", &query.category),
-        ("name", &query.name),
-        ("app", &query.app),
-    ]);
-    sql.range_and_page(
-        "ts",
-        query.from,
-        query.to,
-        query.order,
-        query.after,
-        query.limit,
-    );
+    select::event_filters(&mut sql, query);
+    select::page(&mut sql, "ts", query.order, query.after, query.limit);
     let rows = client.query(&sql.text, &sql.params()).await?;
     Ok(rows.iter().map(event_from_row).collect())
 }

@@ -1,9 +1,10 @@
-//! A small builder for queries with a variable number of `$n` parameters.
+//! A small builder for queries with a variable number of `$n` parameters; the filters and
+//! pages of both SQL stores write into it through [`Statement`].
 
 use tokio_postgres::types::ToSql;
 
 use crate::model::timestamp::{Micros, from_micros};
-use crate::store::{Order, Position};
+use crate::store::select::{Bound, Statement};
 
 pub struct Sql {
     pub text: String,
@@ -30,52 +31,20 @@ impl Sql {
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect()
     }
+}
 
-    /// `AND column = $n` for every filter that is set.
-    pub fn equalities(&mut self, filters: &[(&str, &Option<String>)]) {
-        for (column, filter) in filters {
-            if let Some(value) = filter {
-                let placeholder = self.bind(value.clone());
-                self.text
-                    .push_str(&format!(" AND {column} = {placeholder}"));
-            }
-        }
+impl Statement for Sql {
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
     }
 
-    /// The time range, keyset position, order and limit (plus one, to tell a next page).
-    #[allow(clippy::too_many_arguments)]
-    pub fn range_and_page(
-        &mut self,
-        column: &str,
-        from: Option<Micros>,
-        to: Option<Micros>,
-        order: Order,
-        after: Option<Position>,
-        limit: usize,
-    ) {
-        if let Some(from) = from {
-            let placeholder = self.bind(at(from));
-            self.text
-                .push_str(&format!(" AND {column} >= {placeholder}"));
+    fn bind(&mut self, value: Bound) -> String {
+        match value {
+            Bound::Text(text) => Sql::bind(self, text),
+            Bound::Time(micros) => Sql::bind(self, at(micros)),
+            Bound::Id(id) => Sql::bind(self, id),
+            Bound::Count(count) => Sql::bind(self, count),
         }
-        if let Some(to) = to {
-            let placeholder = self.bind(at(to));
-            self.text
-                .push_str(&format!(" AND {column} < {placeholder}"));
-        }
-        let (comparison, direction) = match order {
-            Order::Asc => (">", "ASC"),
-            Order::Desc => ("<", "DESC"),
-        };
-        if let Some(after) = after {
-            let (time, id) = (self.bind(at(after.at)), self.bind(after.id));
-            self.text
-                .push_str(&format!(" AND ({column}, id) {comparison} ({time}, {id})"));
-        }
-        let limit = self.bind(limit as i64 + 1);
-        self.text.push_str(&format!(
-            " ORDER BY {column} {direction}, id {direction} LIMIT {limit}"
-        ));
     }
 }
 

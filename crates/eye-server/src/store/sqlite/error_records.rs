@@ -1,11 +1,11 @@
 //! The error store: idempotent inserts, filtered pages and counts.
 
-use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params, params_from_iter};
 
-use super::events::{push_equalities, push_range_and_page, uuid_from_row};
+use super::events::{SqliteStatement, uuid_from_row};
 use crate::model::ErrorEntry;
 use crate::model::timestamp::Micros;
+use crate::store::select;
 use crate::store::{ErrorCounts, ErrorQuery, split_hours};
 
 pub fn insert_error(connection: &Connection, entry: &ErrorEntry) -> rusqlite::Result<bool> {
@@ -45,62 +45,32 @@ pub fn insert_error(connection: &Connection, entry: &ErrorEntry) -> rusqlite::Re
 }
 
 pub fn query(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<Vec<ErrorEntry>> {
-    let mut sql = String::from(
+    let mut statement = SqliteStatement::new(
         "SELECT id, received_at, app, code, message, path, category, name, session_id, schema_version, raw,
                 replayed_at, replayed_event_id
          FROM errors WHERE 1 = 1",
     );
-    let mut values: Vec<SqlValue> = Vec::new();
-    push_filters(&mut sql, &mut values, query);
-    push_range_and_page(
-        &mut sql,
-        &mut values,
+    select::error_filters(&mut statement, query);
+    select::page(
+        &mut statement,
         "received_at",
-        query.from,
-        query.to,
         query.order,
         query.after,
         query.limit,
     );
-    let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), error_from_row)?;
+    let mut prepared = connection.prepare_cached(&statement.text)?;
+    let rows = prepared.query_map(params_from_iter(statement.values), error_from_row)?;
     rows.collect()
 }
 
 /// How many errors match the filters and time range of `query`.
 pub fn count(connection: &Connection, query: &ErrorQuery) -> rusqlite::Result<u64> {
-    let mut sql = String::from("SELECT COUNT(*) FROM errors WHERE 1 = 1");
-    let mut values: Vec<SqlValue> = Vec::new();
-    push_filters(&mut sql, &mut values, query);
-    if let Some(from) = query.from {
-        sql.push_str(" AND received_at >= ?");
-        values.push(SqlValue::Integer(from));
-    }
-    if let Some(to) = query.to {
-        sql.push_str(" AND received_at < ?");
-        values.push(SqlValue::Integer(to));
-    }
+    let mut statement = SqliteStatement::new("SELECT COUNT(*) FROM errors WHERE 1 = 1");
+    select::error_filters(&mut statement, query);
     let count: i64 = connection
-        .prepare_cached(&sql)?
-        .query_row(params_from_iter(values), |row| row.get(0))?;
+        .prepare_cached(&statement.text)?
+        .query_row(params_from_iter(statement.values), |row| row.get(0))?;
     Ok(count.max(0) as u64)
-}
-
-/// The filters of `query` other than its time range and page.
-fn push_filters(sql: &mut String, values: &mut Vec<SqlValue>, query: &ErrorQuery) {
-    push_equalities(
-        sql,
-        values,
-        &[
-            ("code", &query.code),
-            ("app", &query.app),
-            ("category", &query.category),
-            ("name", &query.name),
-        ],
-    );
-    if query.unreplayed_only {
-        sql.push_str(" AND replayed_at IS NULL");
-    }
 }
 
 fn error_from_row(row: &Row<'_>) -> rusqlite::Result<ErrorEntry> {

@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 use super::error_records::insert_error;
 use crate::model::{EventRecord, QueueMessage};
+use crate::store::select::{self, Bound, Statement};
 use crate::store::session_fold::SessionFold;
-use crate::store::{BatchOutcome, EventQuery, Order, SessionSummary};
+use crate::store::{BatchOutcome, EventQuery, SessionSummary};
 
 pub fn write_batch(
     connection: &mut Connection,
@@ -92,81 +93,50 @@ const EVENT_COLUMNS: &str =
     "id, app, session_id, category, name, ts, received_at, event_id, schema_version, data";
 
 pub fn query(connection: &Connection, query: &EventQuery) -> rusqlite::Result<Vec<EventRecord>> {
-    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
-    let mut values: Vec<SqlValue> = Vec::new();
-    push_equalities(
-        &mut sql,
-        &mut values,
-        &[
-            ("session_id", &query.session_id),
-            ("category", &query.category),
-            ("name", &query.name),
-            ("app", &query.app),
-        ],
-    );
-    push_range_and_page(
-        &mut sql,
-        &mut values,
-        "ts",
-        query.from,
-        query.to,
-        query.order,
-        query.after,
-        query.limit,
-    );
-    let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), event_from_row)?;
+    let statement = query_statement(query);
+    let mut prepared = connection.prepare_cached(&statement.text)?;
+    let rows = prepared.query_map(params_from_iter(statement.values), event_from_row)?;
     rows.collect()
 }
 
-/// Appends `AND column = ?` for every filter that is set.
-pub fn push_equalities(
-    sql: &mut String,
-    values: &mut Vec<SqlValue>,
-    filters: &[(&str, &Option<String>)],
-) {
-    for (column, filter) in filters {
-        if let Some(value) = filter {
-            sql.push_str(&format!(" AND {column} = ?"));
-            values.push(SqlValue::Text(value.clone()));
+/// The `SELECT` of an event query, as [`query`] runs it (the query-plan test reads it).
+pub(crate) fn query_statement(query: &EventQuery) -> SqliteStatement {
+    let mut statement =
+        SqliteStatement::new(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1"));
+    select::event_filters(&mut statement, query);
+    select::page(&mut statement, "ts", query.order, query.after, query.limit);
+    statement
+}
+
+/// A statement with `?` placeholders and the values they stand for.
+pub(crate) struct SqliteStatement {
+    pub text: String,
+    pub values: Vec<SqlValue>,
+}
+
+impl SqliteStatement {
+    pub fn new(text: &str) -> SqliteStatement {
+        SqliteStatement {
+            text: text.to_owned(),
+            values: Vec::new(),
         }
     }
 }
 
-/// Appends the time range, the keyset position, the order and the limit (plus one, so the
-/// caller knows whether another page follows).
-#[allow(clippy::too_many_arguments)]
-pub fn push_range_and_page(
-    sql: &mut String,
-    values: &mut Vec<SqlValue>,
-    time_column: &str,
-    from: Option<i64>,
-    to: Option<i64>,
-    order: Order,
-    after: Option<crate::store::Position>,
-    limit: usize,
-) {
-    if let Some(from) = from {
-        sql.push_str(&format!(" AND {time_column} >= ?"));
-        values.push(SqlValue::Integer(from));
+impl Statement for SqliteStatement {
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
     }
-    if let Some(to) = to {
-        sql.push_str(&format!(" AND {time_column} < ?"));
-        values.push(SqlValue::Integer(to));
+
+    fn bind(&mut self, value: Bound) -> String {
+        self.values.push(match value {
+            Bound::Text(text) => SqlValue::Text(text),
+            Bound::Time(micros) => SqlValue::Integer(micros),
+            Bound::Id(id) => SqlValue::Blob(id.as_bytes().to_vec()),
+            Bound::Count(count) => SqlValue::Integer(count),
+        });
+        "?".to_owned()
     }
-    let (comparison, direction) = match order {
-        Order::Asc => (">", "ASC"),
-        Order::Desc => ("<", "DESC"),
-    };
-    if let Some(after) = after {
-        sql.push_str(&format!(" AND ({time_column}, id) {comparison} (?, ?)"));
-        values.push(SqlValue::Integer(after.at));
-        values.push(SqlValue::Blob(after.id.as_bytes().to_vec()));
-    }
-    sql.push_str(&format!(
-        " ORDER BY {time_column} {direction}, id {direction} LIMIT ?"
-    ));
-    values.push(SqlValue::Integer(limit as i64 + 1));
 }
 
 fn event_from_row(row: &Row<'_>) -> rusqlite::Result<EventRecord> {

@@ -3,7 +3,7 @@
 
 mod admin;
 mod error_records;
-mod events;
+pub(crate) mod events;
 mod key_generation;
 mod migrations;
 pub(crate) mod wal_checkpoint;

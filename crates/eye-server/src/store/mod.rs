@@ -5,6 +5,7 @@
 //! stored event exactly once.
 
 mod postgres;
+mod schema_versions;
 mod select;
 mod session_fold;
 pub(crate) mod sqlite;

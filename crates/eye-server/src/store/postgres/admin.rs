@@ -5,8 +5,9 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use crate::auth::keys::new_key_id;
-use crate::model::timestamp::{now_micros, to_micros};
+use crate::model::timestamp::{Micros, now_micros, to_micros};
 use crate::model::{KeyRecord, SchemaFileDigest, SchemaRecord, SchemaVersion, Scope};
+use crate::store::schema_versions::{Latest, Step, step};
 
 use super::sql::at;
 
@@ -151,38 +152,35 @@ async fn latest(
     transaction: &tokio_postgres::Transaction<'_>,
     category: &str,
     name: &str,
-) -> Result<Option<(i64, Option<String>, i64)>, tokio_postgres::Error> {
+) -> Result<Option<Latest>, tokio_postgres::Error> {
     let row = transaction
         .query_opt(
             "SELECT version, schema, created_at FROM schemas WHERE category = $1 AND name = $2 ORDER BY version DESC LIMIT 1",
             &[&category, &name],
         )
         .await?;
-    Ok(row.map(|row| (row.get(0), row.get(1), to_micros(row.get(2)))))
+    Ok(row.map(|row| Latest {
+        version: row.get(0),
+        schema: row.get(1),
+        created_at: to_micros(row.get(2)),
+    }))
 }
 
-pub async fn put_schema(
+/// Writes the version [`step`] decides for `schema` (`None`: a deletion), under the type's
+/// lock; the version in force and whether it is new.
+async fn change_schema(
     client: &mut Object,
     category: &str,
     name: &str,
-    schema: &str,
-) -> Result<(SchemaRecord, bool), tokio_postgres::Error> {
+    schema: Option<&str>,
+) -> Result<(Option<(i64, Micros)>, bool), tokio_postgres::Error> {
     let transaction = client.transaction().await?;
     lock_type(&transaction, category, name).await?;
     let latest = latest(&transaction, category, name).await?;
-    let record = |version, created_at| SchemaRecord {
-        category: category.to_owned(),
-        name: name.to_owned(),
-        version,
-        schema: schema.to_owned(),
-        created_at,
+    let version = match step(latest.as_ref(), schema) {
+        Step::Keep(kept) => return Ok((kept, false)),
+        Step::Write(version) => version,
     };
-    if let Some((version, Some(current), created_at)) = &latest
-        && current == schema
-    {
-        return Ok((record(*version, *created_at), false));
-    }
-    let version = latest.map_or(1, |(version, _, _)| version + 1);
     let now = now_micros();
     transaction
         .execute(
@@ -191,7 +189,25 @@ pub async fn put_schema(
         )
         .await?;
     transaction.commit().await?;
-    Ok((record(version, now), true))
+    Ok((Some((version, now)), true))
+}
+
+pub async fn put_schema(
+    client: &mut Object,
+    category: &str,
+    name: &str,
+    schema: &str,
+) -> Result<(SchemaRecord, bool), tokio_postgres::Error> {
+    let (in_force, created) = change_schema(client, category, name, Some(schema)).await?;
+    let (version, created_at) = in_force.unwrap_or_default();
+    let record = SchemaRecord {
+        category: category.to_owned(),
+        name: name.to_owned(),
+        version,
+        schema: schema.to_owned(),
+        created_at,
+    };
+    Ok((record, created))
 }
 
 fn schema_from_row(row: &Row) -> SchemaRecord {
@@ -256,19 +272,7 @@ pub async fn delete_schema(
     category: &str,
     name: &str,
 ) -> Result<bool, tokio_postgres::Error> {
-    let transaction = client.transaction().await?;
-    lock_type(&transaction, category, name).await?;
-    let Some((version, Some(_), _)) = latest(&transaction, category, name).await? else {
-        return Ok(false);
-    };
-    transaction
-        .execute(
-            "INSERT INTO schemas (category, name, version, schema, created_at) VALUES ($1, $2, $3, NULL, $4)",
-            &[&category, &name, &(version + 1), &at(now_micros())],
-        )
-        .await?;
-    transaction.commit().await?;
-    Ok(true)
+    Ok(change_schema(client, category, name, None).await?.1)
 }
 
 pub async fn schema_history(client: &Object) -> Result<Vec<SchemaVersion>, tokio_postgres::Error> {

@@ -3,8 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::auth::keys::new_key_id;
-use crate::model::timestamp::now_micros;
+use crate::model::timestamp::{Micros, now_micros};
 use crate::model::{KeyRecord, SchemaFileDigest, SchemaRecord, SchemaVersion, Scope};
+use crate::store::schema_versions::{Latest, Step, step};
 
 pub fn create_key(
     connection: &mut Connection,
@@ -99,21 +100,43 @@ pub fn revoke_key(connection: &mut Connection, id: &str) -> rusqlite::Result<Opt
         .optional()
 }
 
-/// The latest version row of a type, deleted (NULL schema) or not.
-fn latest(
-    connection: &Connection,
-    category: &str,
-    name: &str,
-) -> rusqlite::Result<Option<(i64, Option<String>, i64)>> {
+fn latest(connection: &Connection, category: &str, name: &str) -> rusqlite::Result<Option<Latest>> {
     connection
         .prepare_cached(
             "SELECT version, schema, created_at FROM schemas WHERE category = ?1 AND name = ?2
              ORDER BY version DESC LIMIT 1",
         )?
         .query_row([category, name], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok(Latest {
+                version: row.get(0)?,
+                schema: row.get(1)?,
+                created_at: row.get(2)?,
+            })
         })
         .optional()
+}
+
+/// Writes the version [`step`] decides for `schema` (`None`: a deletion); the version in
+/// force and whether it is new.
+fn change_schema(
+    connection: &mut Connection,
+    category: &str,
+    name: &str,
+    schema: Option<&str>,
+) -> rusqlite::Result<(Option<(i64, Micros)>, bool)> {
+    let transaction = connection.transaction()?;
+    let latest = latest(&transaction, category, name)?;
+    let version = match step(latest.as_ref(), schema) {
+        Step::Keep(kept) => return Ok((kept, false)),
+        Step::Write(version) => version,
+    };
+    let now = now_micros();
+    transaction.execute(
+        "INSERT INTO schemas (category, name, version, schema, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![category, name, version, schema, now],
+    )?;
+    transaction.commit()?;
+    Ok((Some((version, now)), true))
 }
 
 pub fn put_schema(
@@ -122,28 +145,16 @@ pub fn put_schema(
     name: &str,
     schema: &str,
 ) -> rusqlite::Result<(SchemaRecord, bool)> {
-    let transaction = connection.transaction()?;
-    let latest = latest(&transaction, category, name)?;
-    let record = |version, created_at| SchemaRecord {
+    let (in_force, created) = change_schema(connection, category, name, Some(schema))?;
+    let (version, created_at) = in_force.unwrap_or_default();
+    let record = SchemaRecord {
         category: category.to_owned(),
         name: name.to_owned(),
         version,
         schema: schema.to_owned(),
         created_at,
     };
-    if let Some((version, Some(current), created_at)) = &latest
-        && current == schema
-    {
-        return Ok((record(*version, *created_at), false));
-    }
-    let version = latest.map_or(1, |(version, _, _)| version + 1);
-    let now = now_micros();
-    transaction.execute(
-        "INSERT INTO schemas (category, name, version, schema, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![category, name, version, schema, now],
-    )?;
-    transaction.commit()?;
-    Ok((record(version, now), true))
+    Ok((record, created))
 }
 
 fn schema_from_row(row: &Row<'_>) -> rusqlite::Result<SchemaRecord> {
@@ -177,7 +188,11 @@ pub fn schema(
     let version = match version {
         Some(version) => version,
         None => match latest(connection, category, name)? {
-            Some((version, Some(_), _)) => version,
+            Some(Latest {
+                version,
+                schema: Some(_),
+                ..
+            }) => version,
             _ => return Ok(None),
         },
     };
@@ -195,16 +210,7 @@ pub fn delete_schema(
     category: &str,
     name: &str,
 ) -> rusqlite::Result<bool> {
-    let transaction = connection.transaction()?;
-    let Some((version, Some(_), _)) = latest(&transaction, category, name)? else {
-        return Ok(false);
-    };
-    transaction.execute(
-        "INSERT INTO schemas (category, name, version, schema, created_at) VALUES (?1, ?2, ?3, NULL, ?4)",
-        params![category, name, version + 1, now_micros()],
-    )?;
-    transaction.commit()?;
-    Ok(true)
+    Ok(change_schema(connection, category, name, None)?.1)
 }
 
 pub fn schema_history(connection: &Connection) -> rusqlite::Result<Vec<SchemaVersion>> {

@@ -147,6 +147,22 @@ pub(crate) async fn a_message_twice_in_one_batch_counts_once(harness: &dyn Harne
     );
 }
 
+/// An error record written again (a redelivery, a second `migrate-data`) is kept once and
+/// counted once in the batch's outcome.
+pub(crate) async fn an_error_written_twice_counts_once(harness: &dyn Harness) {
+    let store = harness.store();
+    let entry = error("schema_violation", 1_000, Some("n"));
+    let batch: Arc<[QueueMessage]> = vec![QueueMessage::Error(entry.clone())].into();
+    let first = store.write_batch(Arc::clone(&batch)).await.expect("first");
+    let again = store.write_batch(batch).await.expect("again");
+    assert_eq!((first.errors, again.errors), (1, 0));
+    let query = ErrorQuery {
+        limit: 10,
+        ..ErrorQuery::default()
+    };
+    assert_eq!(store.count_errors(query).await.expect("count"), 1);
+}
+
 pub(crate) async fn concurrent_overlapping_batches_store_each_event_once(harness: &dyn Harness) {
     let store = harness.store();
     let records: Vec<EventRecord> = (0..200)
@@ -701,6 +717,7 @@ conformance_suite!(
     batches_are_idempotent,
     a_batch_folds_into_its_session_summaries,
     a_message_twice_in_one_batch_counts_once,
+    an_error_written_twice_counts_once,
     client_event_ids_deduplicate_per_app,
     concurrent_overlapping_batches_store_each_event_once,
     queries_filter_and_paginate,
@@ -719,6 +736,7 @@ conformance_suite!(
     batches_are_idempotent,
     a_batch_folds_into_its_session_summaries,
     a_message_twice_in_one_batch_counts_once,
+    an_error_written_twice_counts_once,
     client_event_ids_deduplicate_per_app,
     concurrent_overlapping_batches_store_each_event_once,
     queries_filter_and_paginate,

@@ -63,7 +63,7 @@ pub async fn insert_errors(
             )
             .await?;
     }
-    Ok(entries.len() as u64)
+    Ok(inserted.len() as u64)
 }
 
 pub async fn query(

@@ -75,6 +75,28 @@ fn a_source_that_is_not_an_eye_store_is_an_error_naming_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_store_twice_or_its_file_for_its_directory_is_refused() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let source = work.path().join("source");
+    create_key(&source, "shop", "ingest");
+    let same = migrate(work.path(), &source, &source, &[]);
+    assert_eq!(same.code, 1, "{}", same.stderr);
+    assert!(same.stderr.contains("the same store"), "{}", same.stderr);
+    let file = migrate(
+        work.path(),
+        &source.join("eye.db"),
+        &work.path().join("t"),
+        &[],
+    );
+    assert_eq!(file.code, 1, "{}", file.stderr);
+    assert!(
+        file.stderr.contains("give the data directory"),
+        "{}",
+        file.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_run_reports_copied_and_already_present_apart() {
     let work = tempfile::tempdir().expect("tempdir");
     let (source, target) = (work.path().join("source"), work.path().join("target"));
@@ -186,4 +208,73 @@ async fn a_target_that_does_not_match_its_source_fails_with_the_difference() {
         run.stderr
     );
     assert!(!run.stderr.contains("done"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_errors_keep_their_replay_marks() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (source, target) = (work.path().join("source"), work.path().join("target"));
+    let ingest = create_key(&source, "shop", "ingest");
+    let admin = create_key(&source, "ops", "admin");
+    {
+        let server = Server::start(&source, &[]);
+        let http = common::http();
+        let schema_url = format!("{}/v1/schemas/c/n", server.base);
+        let strict = json!({"type": "object", "required": ["element"]});
+        let put = http
+            .put(&schema_url)
+            .bearer_auth(&admin)
+            .json(&strict)
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(put.status(), 201);
+        let event = json!({"session_id": "s", "category": "c", "name": "n", "data": {}, "timestamp": "2021-01-01 09:00:00"});
+        let sent = http
+            .post(format!("{}/v1/events", server.base))
+            .bearer_auth(&ingest)
+            .json(&event)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(sent.status(), 422, "rejected by the schema");
+        drain(&http, &server.base, Duration::from_secs(30)).await;
+        let relaxed = http
+            .put(&schema_url)
+            .bearer_auth(&admin)
+            .json(&json!({"type": "object"}))
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(relaxed.status(), 200);
+        let replayed: serde_json::Value = http
+            .post(format!("{}/v1/errors/replay", server.base))
+            .bearer_auth(&admin)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("replay")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(replayed["passed"], 1, "{replayed}");
+    }
+    let run = migrate(work.path(), &source, &target, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let store = eye_server::store::SqliteStore::open(&target).expect("target");
+    let errors = eye_server::store::Store::errors(
+        &store,
+        eye_server::store::ErrorQuery {
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("errors");
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].replayed_at.is_some() && errors[0].replayed_event_id.is_some(),
+        "the replay mark moved with the error: {:?}",
+        errors[0]
+    );
 }

@@ -6,14 +6,18 @@
 mod checkpoint;
 mod counts;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use eye_server::model::QueueMessage;
+use eye_server::model::timestamp::Micros;
 use eye_server::store::{
     ErrorQuery, EventQuery, Order, Position, PostgresStore, SqliteStore, Store,
 };
+
+use uuid::Uuid;
 
 use crate::admin_store::{self, Presence};
 use crate::cli::{MigrateDataArgs, StoreArgs};
@@ -39,6 +43,13 @@ enum Side {
 async fn open_url(url: &str, side: Side) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let dir = Path::new(path);
+        if dir.is_file() {
+            anyhow::bail!(
+                "{} is a file: give the data directory that holds it, sqlite://{}",
+                dir.display(),
+                dir.parent().unwrap_or(dir).display()
+            );
+        }
         if side == Side::Source {
             anyhow::ensure!(
                 dir.join("eye.db").is_file(),
@@ -76,6 +87,10 @@ impl Copied {
 
 pub async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
     logging::init(eye_server::config::LogFormat::Text);
+    anyhow::ensure!(
+        args.from.trim_end_matches('/') != args.to.trim_end_matches('/'),
+        "--from and --to name the same store: give the store to copy into as --to"
+    );
     let from = open_url(&args.from, Side::Source)
         .await
         .context("opening the source store")?;
@@ -185,7 +200,13 @@ async fn copy_rows(
             return Ok(copied);
         };
         let sent = messages.len();
+        let replay_marks = replay_marks(&messages);
         let outcome = to.write_batch(messages).await?;
+        // An error a replay already stored keeps that mark: without it a replay on the
+        // target would count it again.
+        for (at, marks) in replay_marks {
+            to.mark_replayed(marks, at).await?;
+        }
         let new = match part {
             Part::Events => outcome.stored as usize,
             Part::Errors => outcome.errors as usize,
@@ -195,6 +216,20 @@ async fn copy_rows(
         checkpoint.save(part, last)?;
         after = Some(last);
     }
+}
+
+/// The replay marks of the error records among `messages`: (error id, stored event id) by
+/// replay time.
+fn replay_marks(messages: &[QueueMessage]) -> BTreeMap<Micros, Vec<(Uuid, Uuid)>> {
+    let mut marks: BTreeMap<Micros, Vec<(Uuid, Uuid)>> = BTreeMap::new();
+    for message in messages {
+        if let QueueMessage::Error(entry) = message
+            && let (Some(at), Some(event)) = (entry.replayed_at, entry.replayed_event_id)
+        {
+            marks.entry(at).or_default().push((entry.id, event));
+        }
+    }
+    marks
 }
 
 /// The next `batch` rows after `after`, as queue messages, and the position of the last.

@@ -68,6 +68,13 @@ def check_url(url: Any) -> str:
             f"The Eye's url must be http:// or https://, a host and an optional port, e.g. "
             f"'{EXAMPLE_URL}' or 'https://eye.example.com'; got {shown!r}{suggestion}"
         )
+    if "/v1" in parts.path.rstrip("/"):
+        # A path is a reverse proxy's prefix; one that reaches into the API is a route given
+        # by mistake, which the client adds itself.
+        raise ValueError(
+            f"The Eye's url names a route ({shown!r}): give the server's base URL, e.g. "
+            f"'{parts.scheme}://{parts.netloc}' (the client adds /v1/...)"
+        )
     return text.strip().rstrip("/")
 
 

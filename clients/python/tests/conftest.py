@@ -5,6 +5,7 @@ as in production."""
 
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -45,8 +46,10 @@ class EyeServer:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.lines: "queue.Queue[str | None]" = queue.Queue()
+        self.listening = threading.Event()
+        threading.Thread(target=self._read_logs, daemon=True).start()
         self.url = self._wait_for_address()
-        threading.Thread(target=self._drain_logs, daemon=True).start()
 
     def _key(self, app: str, *scopes: str) -> str:
         flags = [argument for scope in scopes for argument in ("--scope", scope)]
@@ -58,20 +61,31 @@ class EyeServer:
         )
         return result.stdout.strip()
 
+    def _read_logs(self) -> None:
+        """Hands each line of the server's standard error to `_wait_for_address` (None at its
+        end) until the server listens; reads the rest only so that the pipe never fills."""
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            if not self.listening.is_set():
+                self.lines.put(line)
+        self.lines.put(None)
+
     def _wait_for_address(self) -> str:
         deadline = time.monotonic() + 30
-        assert self.process.stderr is not None
-        while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
+        seen = []
+        while True:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                self.process.kill()
+                raise RuntimeError("the eye server did not log its address within 30 s:\n" + "".join(seen))
+            if line is None:
+                raise RuntimeError("the eye server exited without listening:\n" + "".join(seen))
+            seen.append(line)
             match = re.search(r"listening addr=(\S+)", line)
             if match:
+                self.listening.set()
                 return f"http://{match.group(1)}"
-        raise RuntimeError("the eye server did not log its address")
-
-    def _drain_logs(self) -> None:
-        assert self.process.stderr is not None
-        for _ in self.process.stderr:
-            pass
 
     def get(self, path: str) -> dict:
         request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.query_key}"})

@@ -84,6 +84,14 @@ def test_a_url_without_a_scheme_is_refused_with_what_to_write(url):
     assert "http://127.0.0.1:8000" in message and "https://" in message, message
 
 
+def test_a_route_given_as_the_url_is_refused_and_a_proxy_prefix_is_kept():
+    with pytest.raises(ValueError) as raised:
+        Client("http://127.0.0.1:8000/v1", "eye_key", flush_at_exit=False)
+    assert "'http://127.0.0.1:8000'" in str(raised.value)
+    behind_proxy = Client("https://corp.example.com/eye/", "eye_key", flush_at_exit=False)
+    assert behind_proxy._transport.url == "https://corp.example.com/eye"
+
+
 def test_credentials_in_the_url_or_a_malformed_key_are_refused_without_echoing_them():
     with pytest.raises(ValueError) as raised:
         Client("http://jane:hunter2@127.0.0.1:8000", "eye_key", flush_at_exit=False)

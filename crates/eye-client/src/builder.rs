@@ -194,10 +194,21 @@ pub fn check_url(url: &str) -> Result<(), ClientError> {
         )));
     }
     match reqwest::Url::parse(url) {
-        Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) && !rest.is_empty() => {
-            Ok(())
+        Ok(parsed) if parsed.host_str().is_none_or(|h| h.is_empty()) || rest.is_empty() => {
+            Err(ClientError::Settings(format!("{shown} names no host")))
         }
-        Ok(_) => Err(ClientError::Settings(format!("{shown} names no host"))),
+        // A path is a reverse proxy's prefix; one that reaches into the API (`/v1`,
+        // `/v1/events`) is the common mistake of giving a route, which the client adds.
+        Ok(parsed)
+            if parsed.path().trim_end_matches('/').contains("/v1") || parsed.query().is_some() =>
+        {
+            Err(ClientError::Settings(format!(
+                "{shown} names a route or a query: give the server's base URL, e.g. {}://{} (the client adds /v1/...)",
+                parsed.scheme(),
+                &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
+            )))
+        }
+        Ok(_) => Ok(()),
         Err(error) => Err(ClientError::Settings(format!(
             "{shown} is not a valid URL: {error}"
         ))),

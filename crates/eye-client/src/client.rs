@@ -210,6 +210,14 @@ impl Client {
         limit: Option<usize>,
         cursor: Option<&str>,
     ) -> Result<SessionPage, ClientError> {
+        if matches!(session_id, "." | "..") {
+            // URLs remove dot segments, percent-encoded ones too: the request would reach
+            // another route. The events query takes any session id.
+            return Err(ClientError::Settings(format!(
+                "the session id {session_id:?} cannot travel in a URL path: query its events \
+                 with the session_id filter of `events` instead"
+            )));
+        }
         let mut query = Vec::new();
         query.extend(limit.map(|limit| ("limit", limit.to_string())));
         query.extend(cursor.map(|cursor| ("cursor", cursor.to_owned())));
@@ -280,4 +288,14 @@ fn encode_segment(segment: &str) -> String {
         }
     }
     encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_segment;
+
+    #[test]
+    fn a_segment_is_encoded_whole() {
+        assert_eq!(encode_segment("a b/c.d"), "a%20b%2Fc.d");
+    }
 }

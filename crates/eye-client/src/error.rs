@@ -24,7 +24,7 @@ pub enum ClientError {
     #[error("{0}")]
     Network(NetworkError),
     /// Retries ran out; the last problem is kept.
-    #[error("gave up after {attempts} attempts in {seconds:.1} s: {last}")]
+    #[error("gave up after {attempts} attempt{} in {seconds:.1} s: {last}", if *.attempts == 1 { "" } else { "s" })]
     GaveUp {
         attempts: u32,
         seconds: f64,

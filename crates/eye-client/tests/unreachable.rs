@@ -36,6 +36,18 @@ async fn a_url_without_a_scheme_is_refused_by_the_builder() {
             .build()
             .is_ok()
     );
+    let Err(ClientError::Settings(message)) =
+        Client::builder("http://127.0.0.1:8000/v1", "k").build()
+    else {
+        panic!("a route given as the base URL was accepted");
+    };
+    assert!(message.contains("http://127.0.0.1:8000 "), "{message}");
+    assert!(
+        Client::builder("https://corp.example.com/eye", "k")
+            .build()
+            .is_ok(),
+        "a reverse proxy's prefix is a base URL"
+    );
 }
 
 #[tokio::test]

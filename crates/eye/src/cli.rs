@@ -17,7 +17,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the service: HTTP API, validation, queue and worker, on the embedded store.
+    /// Run the service: HTTP API, validation, queue and worker (all of it, or one role of a
+    /// scaled-out deployment), on the embedded store or PostgreSQL and NATS JetStream.
     Serve(ServeArgs),
     /// Create, list and revoke API keys (works while the server runs).
     Keys {
@@ -49,6 +50,11 @@ pub enum Command {
     /// Follow new events as they are stored (Ctrl-C to stop), through the server's live
     /// stream, the one the console's Live page uses.
     Tail(TailArgs),
+}
+
+/// A count of 1 or more.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 
 /// Which server and key; also from `EYE_URL` and `EYE_KEY`.
@@ -129,9 +135,9 @@ pub struct EventsArgs {
     /// Newest first.
     #[arg(long)]
     pub desc: bool,
-    /// How many events to show (pages are followed as needed); when more match, standard
-    /// error says how to see them.
-    #[arg(long, default_value_t = 100)]
+    /// How many events to show, 1 or more (pages are followed as needed); when more match,
+    /// standard error says how to see them.
+    #[arg(long, default_value_t = 100, value_parser = at_least_one())]
     pub limit: usize,
     /// Continue after an earlier listing: the cursor it printed.
     #[arg(long)]
@@ -144,10 +150,11 @@ pub struct EventsArgs {
 pub struct SessionArgs {
     #[command(flatten)]
     pub remote: Remote,
-    /// The session's id, as sent by the application.
+    /// The session's id, as sent by the application (`.` and `..` cannot travel in a URL
+    /// path: use `eye events --session-id ..` for those).
     pub session_id: String,
-    /// How many events to show.
-    #[arg(long, default_value_t = 1000)]
+    /// How many events to show, 1 or more.
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one())]
     pub limit: usize,
     #[command(flatten)]
     pub format: FormatArg,
@@ -161,9 +168,9 @@ pub struct ErrorsArgs {
     pub remote: Remote,
     #[command(flatten)]
     pub filters: ErrorFilters,
-    /// How many errors to show (pages are followed as needed); when more match, standard
-    /// error says how to see them.
-    #[arg(long, default_value_t = 100)]
+    /// How many errors to show, 1 or more (pages are followed as needed); when more match,
+    /// standard error says how to see them.
+    #[arg(long, default_value_t = 100, value_parser = at_least_one())]
     pub limit: usize,
     /// Continue after an earlier listing: the cursor it printed.
     #[arg(long)]
@@ -241,9 +248,10 @@ pub struct HealthcheckArgs {
     /// The node's address: `host:port` or a URL (`http://host:port`).
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub addr: String,
-    /// The path to ask; `/readyz` also checks the node's dependencies.
-    #[arg(long, default_value = "/healthz")]
-    pub path: String,
+    /// The path to ask [default: /healthz, or the path of a URL given to --addr]; `/readyz`
+    /// also checks the node's dependencies.
+    #[arg(long)]
+    pub path: Option<String>,
 }
 
 #[derive(Args)]

@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::cli::HealthcheckArgs;
 
 pub fn run(args: HealthcheckArgs) -> anyhow::Result<()> {
-    let target = Target::parse(&args.addr, &args.path)?;
+    let target = Target::parse(&args.addr, args.path.as_deref())?;
     let address = target
         .authority
         .to_socket_addrs()
@@ -48,36 +48,52 @@ struct Target {
 }
 
 impl Target {
-    /// `--addr` as `host:port`, or as a URL `http://host[:port][/path]` whose path, when it
-    /// has one, replaces `--path`.
-    fn parse(addr: &str, path: &str) -> anyhow::Result<Target> {
-        let Some((scheme, rest)) = addr.split_once("://") else {
-            return Ok(Target {
-                authority: addr.to_owned(),
-                path: path.to_owned(),
-            });
+    /// `--addr` as `host:port`, or as a URL `http://host[:port][/path]`; the path is the
+    /// URL's or `--path` (not both, unless they agree), `/healthz` when neither says.
+    fn parse(addr: &str, path: Option<&str>) -> anyhow::Result<Target> {
+        let (authority, url_path) = match addr.split_once("://") {
+            None => (addr.to_owned(), None),
+            Some((scheme, rest)) => {
+                anyhow::ensure!(
+                    scheme.eq_ignore_ascii_case("http"),
+                    "--addr {addr}: the health check speaks plain HTTP; give http://host:port or host:port"
+                );
+                let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+                let (authority, url_path) = match rest.find('/') {
+                    Some(at) => rest.split_at(at),
+                    None => (rest, ""),
+                };
+                anyhow::ensure!(
+                    !authority.contains('@'),
+                    "--addr {addr}: no credentials in the address; the health check needs none"
+                );
+                anyhow::ensure!(!authority.is_empty(), "--addr {addr} names no host");
+                let has_port = authority
+                    .rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
+                let authority = if has_port {
+                    authority.to_owned()
+                } else {
+                    format!("{authority}:80")
+                };
+                (
+                    authority,
+                    Some(url_path).filter(|p| !p.is_empty() && *p != "/"),
+                )
+            }
         };
-        anyhow::ensure!(
-            scheme.eq_ignore_ascii_case("http"),
-            "--addr {addr}: the health check speaks plain HTTP; give http://host:port or host:port"
-        );
-        let (authority, url_path) = match rest.find('/') {
-            Some(at) => rest.split_at(at),
-            None => (rest, ""),
+        let path = match (url_path, path) {
+            (Some(from_url), Some(given)) if from_url != given => anyhow::bail!(
+                "--addr asks for {from_url} and --path for {given}: give the path once"
+            ),
+            (Some(from_url), _) => from_url.to_owned(),
+            (None, Some(given)) => given.to_owned(),
+            (None, None) => "/healthz".to_owned(),
         };
-        anyhow::ensure!(!authority.is_empty(), "--addr {addr} names no host");
-        let authority = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
-        {
-            authority.to_owned()
+        let path = if path.starts_with('/') {
+            path
         } else {
-            format!("{authority}:80")
-        };
-        let path = if url_path.is_empty() || url_path == "/" {
-            path.to_owned()
-        } else {
-            url_path.to_owned()
+            format!("/{path}")
         };
         Ok(Target { authority, path })
     }
@@ -96,7 +112,7 @@ mod tests {
 
     #[test]
     fn the_address_is_host_port_or_a_url() {
-        let parse = |addr| Target::parse(addr, "/healthz").expect("parses");
+        let parse = |addr| Target::parse(addr, None).expect("parses");
         assert_eq!(
             parse("127.0.0.1:8000"),
             target("127.0.0.1:8000", "/healthz")
@@ -114,6 +130,22 @@ mod tests {
             target("localhost:9", "/readyz")
         );
         assert_eq!(parse("http://eye"), target("eye:80", "/healthz"));
-        assert!(Target::parse("https://eye:8443", "/healthz").is_err());
+        assert!(Target::parse("https://eye:8443", None).is_err());
+        assert_eq!(
+            parse("http://127.0.0.1:9?x=1"),
+            target("127.0.0.1:9", "/healthz")
+        );
+        assert!(Target::parse("http://user:pw@127.0.0.1:9", None).is_err());
+    }
+
+    #[test]
+    fn the_path_is_said_once_and_starts_with_a_slash() {
+        let with = |addr, path| Target::parse(addr, Some(path));
+        assert!(with("http://h:9/readyz", "/nope").is_err(), "two paths");
+        assert_eq!(
+            with("http://h:9/readyz", "/readyz").expect("same").path,
+            "/readyz"
+        );
+        assert_eq!(with("h:9", "readyz").expect("slash added").path, "/readyz");
     }
 }

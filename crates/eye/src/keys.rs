@@ -1,7 +1,7 @@
 //! `eye keys create|list|revoke`, straight on the store (SQLite allows it while the server
 //! runs). Only the new key goes to standard output, so scripts can capture it.
 
-use eye_server::auth::keys::{KEY_PREFIX, digest};
+use eye_server::auth::keys::{KEY_PREFIX, digest, redact};
 use eye_server::model::timestamp::format_micros;
 use eye_server::model::{KeyRecord, Scope};
 use eye_server::store::Store;
@@ -91,7 +91,12 @@ pub async fn revoke(args: RevokeKeyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn find(store: &dyn Store, id_or_secret: &str) -> anyhow::Result<KeyRecord> {
+async fn find(store: &dyn Store, given: &str) -> anyhow::Result<KeyRecord> {
+    // What a paste brings along: spaces, quotes, the header's scheme.
+    let unquoted = |text: &str| text.trim().trim_matches(['"', '\'']).trim().to_owned();
+    let outer = unquoted(given);
+    let id_or_secret = unquoted(outer.strip_prefix("Bearer ").unwrap_or(&outer));
+    let id_or_secret = id_or_secret.as_str();
     if id_or_secret.starts_with(KEY_PREFIX) {
         return store
             .key_by_hash(digest(id_or_secret))
@@ -107,7 +112,8 @@ async fn find(store: &dyn Store, id_or_secret: &str) -> anyhow::Result<KeyRecord
         .find(|key| key.id == id_or_secret)
         .ok_or_else(|| {
             anyhow::anyhow!(
-                "no key has the id {id_or_secret:?} in this store: `eye keys list` shows the ids"
+                "no key has the id {:?} in this store: `eye keys list` shows the ids",
+                redact(id_or_secret)
             )
         })
 }

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 
 use eye_types::{ErrorRecord, StoredEvent};
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 use crate::cli::Format;
 
@@ -23,6 +24,15 @@ pub fn json_line(value: &impl Serialize) -> anyhow::Result<()> {
     serde_json::to_writer(&mut out, value)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// `1 event`, `2 events`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Cuts free text to `width` characters, marking the cut.
@@ -49,7 +59,7 @@ impl Columns {
             .collect();
         for row in rows {
             for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
+                *width = (*width).max(cell.width());
             }
         }
         let header: Vec<String> = self
@@ -87,10 +97,11 @@ fn line(cells: &[String], widths: &[usize]) -> String {
     let last = cells.len().saturating_sub(1);
     let mut line = String::new();
     for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        if index == last {
-            line.push_str(cell);
-        } else {
-            line.push_str(&format!("{cell:<width$} "));
+        line.push_str(cell);
+        if index != last {
+            // Padded by the columns a terminal shows, not by characters: CJK characters and
+            // emoji take two.
+            line.push_str(&" ".repeat(width.saturating_sub(cell.width()) + 1));
         }
     }
     line.trim_end().to_owned()
@@ -155,6 +166,12 @@ mod tests {
             vec!["s1".to_owned(), "second".to_owned()],
         ]);
         assert!(lines[1].starts_with(&format!("{long} first")), "{lines:?}");
+        let wide = COLUMNS.render(&[
+            vec!["会话-😀".to_owned(), "x".to_owned()],
+            vec!["ab".to_owned(), "y".to_owned()],
+        ]);
+        let column = |line: &str, text: &str| line[..line.find(text).expect("cell")].width();
+        assert_eq!(column(&wide[1], "x"), column(&wide[2], "y"), "{wide:?}");
         let note_at = lines[1].find("first").expect("note");
         assert_eq!(lines[2].find("second"), Some(note_at), "aligned: {lines:?}");
         assert_eq!(lines[0].find("NOTE"), Some(note_at), "{lines:?}");

@@ -181,9 +181,9 @@ pub async fn sessions(args: SessionArgs) -> anyhow::Result<()> {
         page.next_cursor = next.next_cursor;
     }
     let summary = format!(
-        "session {}: {} events from {} to {}, apps {}",
+        "session {}: {} from {} to {}, apps {}",
         page.session_id,
-        page.event_count,
+        output::count(page.event_count as usize, "event"),
         page.first_timestamp,
         page.last_timestamp,
         page.apps.join(", ")
@@ -203,8 +203,8 @@ pub async fn sessions(args: SessionArgs) -> anyhow::Result<()> {
     }
     if page.next_cursor.is_some() {
         eprintln!(
-            "the session has more than {} events: raise --limit to see them",
-            page.events.len()
+            "the session has more than {}: raise --limit to see them",
+            output::count(page.events.len(), "event")
         );
     }
     Ok(())

@@ -308,7 +308,7 @@ fn revoking_twice_or_an_unknown_key_fails_and_a_secret_is_never_echoed() {
     let again = run(&["keys", "revoke", &secret, "--data-dir", data]);
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("already revoked"), "{}", again.stderr);
-    let unknown_secret = "eye_thisIsNotAKeyOfThisStoreButLooksLikeOne000";
+    let unknown_secret = "eye_thisIsNotAKeyOfThisStoreButLooksLikeOne0000";
     let unknown = run(&["keys", "revoke", unknown_secret, "--data-dir", data]);
     assert_eq!(unknown.code, 1);
     assert!(unknown.stderr.contains("no key"), "{}", unknown.stderr);
@@ -319,7 +319,30 @@ fn revoking_twice_or_an_unknown_key_fails_and_a_secret_is_never_echoed() {
         "{}",
         unknown_id.stderr
     );
-    for output in [&revoked, &again, &unknown] {
+    let pasted = run(&[
+        "keys",
+        "revoke",
+        &format!(" Bearer '{unknown_secret}' "),
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(pasted.code, 1);
+    assert!(
+        pasted
+            .stderr
+            .contains("no key of this store has the secret"),
+        "{}",
+        pasted.stderr
+    );
+    let inside = run(&[
+        "keys",
+        "revoke",
+        &format!("x{unknown_secret}"),
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(inside.code, 1);
+    for output in [&revoked, &again, &unknown, &pasted, &inside] {
         let all = format!("{}{}", output.stdout, output.stderr);
         assert!(
             !all.contains(&secret) && !all.contains(unknown_secret),
@@ -359,7 +382,7 @@ async fn not_all_accepted_is_reported_without_a_backtrace() {
         &[("RUST_BACKTRACE", "1")],
     );
     assert_eq!(sent.code, 1);
-    assert_eq!(sent.stderr.trim(), "error: 1 events were not accepted");
+    assert_eq!(sent.stderr.trim(), "error: 1 event not accepted");
 }
 
 #[test]
@@ -417,12 +440,11 @@ async fn piped_output_is_json_lines_ids_are_never_cut_and_more_pages_are_announc
         &remote,
     ]
     .concat());
+    // The summary line, the header, then one row per event, each with the whole id.
+    let rows: Vec<&str> = table.stdout.lines().skip(2).collect();
+    assert_eq!(rows.len(), 3, "{}", table.stdout);
     assert!(
-        table
-            .stdout
-            .lines()
-            .skip(2)
-            .all(|l| l.contains(long_session)),
+        rows.iter().all(|row| row.contains(long_session)),
         "{}",
         table.stdout
     );
@@ -464,4 +486,50 @@ fn send_help_says_how_event_ids_make_resending_safe() {
         help.stdout
     );
     assert!(help.stdout.contains("--retry-for"), "{}", help.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_keeps_each_event_as_written_and_reads_every_body_shape() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ingest = create_key(dir.path(), "shop", "ingest");
+    let query = create_key(dir.path(), "team", "query");
+    let server = Server::start(dir.path(), &[]);
+    let remote = ["--url", server.base.as_str(), "--key", ingest.as_str()];
+    // Key order, spacing and escapes as the file has them; an unknown field to be rejected.
+    let line = r#"{"session_id": "..",  "name": "n", "category": "c", "data": {"é": "\u00e9"}, "timestamp": "2021-01-01 09:00:00", "extra": 1}"#;
+    let sent = run_with(&[&["send"][..], &remote].concat(), Some(line), &[]);
+    assert_eq!(sent.code, 1, "{}", sent.stderr);
+    let body = format!(
+        r#"{{"events": [{}]}}"#,
+        r#"{"session_id": "..", "category": "c", "name": "n", "data": {}, "timestamp": "2021-01-01 09:00:01"}"#
+    );
+    let sent = run_with(&[&["send"][..], &remote].concat(), Some(&body), &[]);
+    assert_eq!(
+        sent.code, 0,
+        "an events body is read as one: {}",
+        sent.stderr
+    );
+    let empty = run_with(&[&["send"][..], &remote].concat(), Some("\n\n"), &[]);
+    assert_eq!(empty.code, 1);
+    assert!(empty.stderr.contains("no events"), "{}", empty.stderr);
+    drain(&common::http(), &server.base, Duration::from_secs(10)).await;
+
+    let reader = ["--url", server.base.as_str(), "--key", query.as_str()];
+    let errors = json_lines(&run(&[&["errors"][..], &reader].concat()).stdout);
+    let raw = errors[0]["raw"].as_str().expect("raw");
+    let (head, as_written) = raw.split_once(',').expect("an event_id in front");
+    assert!(head.starts_with(r#"{"event_id":"send-"#), "{raw}");
+    assert_eq!(as_written, &line[1..], "the rest is the line as written");
+    // A session named `..` cannot be a URL path segment: the CLI says where to look.
+    let session = run(&[&["sessions", ".."][..], &reader].concat());
+    assert_eq!(session.code, 1);
+    assert!(
+        session.stderr.contains("session_id filter"),
+        "{}",
+        session.stderr
+    );
+    let events = run(&[&["events", "--session-id", ".."][..], &reader].concat());
+    assert_eq!(json_lines(&events.stdout).len(), 1, "{}", events.stderr);
+    let zero = run(&[&["events", "--limit", "0"][..], &reader].concat());
+    assert_ne!(zero.code, 0, "a limit of 0 is refused");
 }

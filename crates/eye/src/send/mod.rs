@@ -1,93 +1,19 @@
 //! `eye send`: events from a file or standard input, in batches, each event with a stable
 //! `event_id`, and a summary of what the server accepted and why it rejected the rest.
 
-use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read};
+mod input;
 
-use anyhow::Context;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
 use eye_types::EventResult;
 use serde::Serialize;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
+use serde_json::value::RawValue;
 
 use crate::cli::{Format, SendArgs};
 use crate::output;
 use crate::remote;
-
-/// One input line that could not be read as an event.
-#[derive(Serialize)]
-struct Unreadable {
-    line: usize,
-    problem: String,
-}
-
-/// The events of the input, each with its line (or array position), and the lines that
-/// were not JSON.
-struct Input {
-    events: Vec<(usize, Value)>,
-    unreadable: Vec<Unreadable>,
-}
-
-fn read_text(args: &SendArgs) -> anyhow::Result<String> {
-    let mut text = String::new();
-    match args.file.as_deref() {
-        Some(path) if path.as_os_str() != "-" => {
-            text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-        }
-        _ => {
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading standard input")?;
-        }
-    }
-    Ok(text)
-}
-
-/// Reads events: a JSON array, or one JSON object per line (blank lines skipped).
-fn parse_events(text: &str) -> anyhow::Result<Input> {
-    if text.trim_start().starts_with('[') {
-        let events: Vec<Value> = serde_json::from_str(text)
-            .context("the input starts with `[` but is not a JSON array")?;
-        let events = (1..).zip(events).collect();
-        return Ok(Input {
-            events,
-            unreadable: Vec::new(),
-        });
-    }
-    let (mut events, mut unreadable) = (Vec::new(), Vec::new());
-    for (line, text) in (1..).zip(text.lines()) {
-        if text.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(text) {
-            Ok(event) => events.push((line, event)),
-            Err(error) => unreadable.push(Unreadable {
-                line,
-                problem: error.to_string(),
-            }),
-        }
-    }
-    Ok(Input { events, unreadable })
-}
-
-/// Gives an event without `event_id` one made from its position and content, so sending
-/// the same input again is idempotent: the server stores an application's `event_id` once.
-fn add_stable_event_id(position: usize, event: &mut Value) {
-    let Value::Object(fields) = event else {
-        return; // not an object: the server rejects it, with its reason
-    };
-    if fields.contains_key("event_id") {
-        return;
-    }
-    let mut hasher = Sha256::new();
-    hasher.update(position.to_string().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(Value::Object(fields.clone()).to_string().as_bytes());
-    let digest = hasher.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    fields.insert("event_id".into(), Value::String(format!("send-{hex}")));
-}
+use input::{Input, Unreadable, parse_events, read_text};
 
 /// What the server said of the events, grouped by code, then by distinct path and message.
 #[derive(Default, Serialize)]
@@ -119,19 +45,17 @@ type Tally = BTreeMap<String, BTreeMap<(Option<String>, String), (usize, usize)>
 
 pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let client = remote::sending_client(&args.remote, args.retry_for)?;
-    let Input {
-        mut events,
-        unreadable,
-    } = parse_events(&read_text(&args)?)?;
-    for (position, event) in &mut events {
-        add_stable_event_id(*position, event);
-    }
+    let Input { events, unreadable } = parse_events(&read_text(args.file.as_deref())?)?;
+    anyhow::ensure!(
+        !events.is_empty() || !unreadable.is_empty(),
+        "the input holds no events"
+    );
     let progress = std::io::stderr().is_terminal();
     let mut summary = Summary::default();
     let mut tally = Tally::new();
     let mut sent = 0;
     for chunk in events.chunks(usize::from(args.batch)) {
-        let values: Vec<&Value> = chunk.iter().map(|(_, event)| event).collect();
+        let values: Vec<&RawValue> = chunk.iter().map(|(_, event)| event.as_ref()).collect();
         let response = client.send(&values).await.map_err(|error| {
             remote::explain(error).context(format!(
                 "sending the events from line {} on ({sent} of {} sent before; sending the input again is safe: no event is stored twice)",
@@ -168,7 +92,11 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         Format::Table => print_summary(&summary),
     }
     let not_accepted = summary.rejected + summary.unreadable;
-    anyhow::ensure!(not_accepted == 0, "{not_accepted} events were not accepted");
+    anyhow::ensure!(
+        not_accepted == 0,
+        "{} not accepted",
+        output::count(not_accepted, "event")
+    );
     Ok(())
 }
 
@@ -205,23 +133,23 @@ fn print_summary(summary: &Summary) {
     for group in &summary.rejections {
         println!("  {} × {}", group.count, group.code);
         for problem in &group.problems {
-            let path = problem
+            let at = problem
                 .path
                 .as_deref()
-                .map_or_else(String::new, |path| format!(" at {path}"));
+                .map_or_else(String::new, |path| format!(" at {path}:"));
             let lines = if problem.count == 1 {
                 format!("line {}", problem.first_line)
             } else {
                 format!("first on line {}", problem.first_line)
             };
             println!(
-                "      {} ×{path}: {} ({lines})",
+                "      {} ×{at} {} ({lines})",
                 problem.count, problem.message
             );
         }
     }
     for bad in summary.unreadable_lines.iter().take(10) {
-        println!("  line {}: not JSON: {}", bad.line, bad.problem);
+        println!("  line {}: {}", bad.line, bad.problem);
     }
     if summary.unreadable > 10 {
         println!(
@@ -249,7 +177,6 @@ fn progress_bar(done: usize, total: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn the_progress_bar_counts_events() {
@@ -265,24 +192,6 @@ mod tests {
             progress_bar(0, 0),
             format!("[{}] 100% 0/0 events", "#".repeat(30))
         );
-    }
-
-    #[test]
-    fn event_ids_are_stable_for_content_and_position() {
-        let event = json!({"session_id": "s", "category": "c", "name": "n", "data": {}});
-        let with_id = |position, mut event: Value| {
-            add_stable_event_id(position, &mut event);
-            event["event_id"].as_str().expect("an event_id").to_owned()
-        };
-        let first = with_id(1, event.clone());
-        assert_eq!(first, with_id(1, event.clone()), "same line, same id");
-        assert_ne!(first, with_id(2, event.clone()), "another line");
-        let mut changed = event.clone();
-        changed["name"] = json!("m");
-        assert_ne!(first, with_id(1, changed), "other content");
-        assert!(first.len() <= 64);
-        let given = json!({"event_id": "mine"});
-        assert_eq!(with_id(1, given), "mine", "an id of the input is kept");
     }
 
     #[test]

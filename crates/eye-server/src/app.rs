@@ -102,7 +102,7 @@ impl Application {
             local_addr,
             state,
         } = self;
-        tracing::info!(addr = %local_addr, role = ?state.config.role, "listening");
+        tracing::info!(addr = %local_addr, role = state.config.role.as_str(), "listening");
         let stop = CancellationToken::new();
         let refresher = tokio::spawn(refresh_schemas(state.clone(), stop.clone()));
         let alerts = match (

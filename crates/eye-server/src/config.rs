@@ -150,6 +150,18 @@ pub enum Role {
 }
 
 impl Role {
+    /// The name, as `--role` and the configuration write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Ingest => "ingest",
+            Role::Worker => "worker",
+            Role::Query => "query",
+        }
+    }
+}
+
+impl Role {
     pub fn serves_ingest(self) -> bool {
         matches!(self, Role::All | Role::Ingest)
     }
@@ -341,7 +353,7 @@ impl Config {
                 || self.store.starts_with("postgres://")
                 || self.store.starts_with("postgresql://"),
             "store must be `sqlite` or a postgres:// URL, not {:?}",
-            self.store
+            without_password(&self.store)
         );
         anyhow::ensure!(
             matches!(self.queue.as_str(), "embedded" | "sqlite")
@@ -405,19 +417,20 @@ fn explain(errors: figment::Error) -> anyhow::Error {
     let lines: Vec<String> = errors
         .into_iter()
         .map(|error| {
-            let figment::error::Kind::UnknownField(field, known) = &error.kind else {
-                return error.to_string();
-            };
             let mut key = error.path.clone();
             key.retain(|part| part != "default");
-            if key.last() != Some(field) {
-                key.push(field.clone());
-            }
             let source = error
                 .metadata
                 .as_ref()
                 .and_then(|metadata| metadata.source.as_ref())
                 .map_or_else(|| "the configuration".to_owned(), ToString::to_string);
+            let figment::error::Kind::UnknownField(field, known) = &error.kind else {
+                // Figment's own wording names its profile (`default.listen`) and its types.
+                return format!("setting `{}` in {source}: {}", key.join("."), error.kind);
+            };
+            if key.last() != Some(field) {
+                key.push(field.clone());
+            }
             let hint = closest(field, known)
                 .map(|name| format!(": did you mean `{name}`?"))
                 .unwrap_or_default();
@@ -428,6 +441,28 @@ fn explain(errors: figment::Error) -> anyhow::Error {
         })
         .collect();
     anyhow::anyhow!(lines.join("; "))
+}
+
+/// A store setting fit to print: the password of a URL or of `password=...` replaced.
+fn without_password(store: &str) -> String {
+    let words: Vec<String> = store
+        .split(' ')
+        .map(|word| match word.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+            _ => word.to_owned(),
+        })
+        .collect();
+    let text = words.join(" ");
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text;
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => text,
+    }
 }
 
 /// The known name nearest `field` by edit distance, if it is near enough to be a typo (or
@@ -610,5 +645,34 @@ mod tests {
             Overrides::default(),
         );
         assert!(result.is_err());
+    }
+
+    #[test]
+    fn a_store_setting_is_shown_without_its_password() {
+        let config = Config {
+            store: "host=127.0.0.1 user=postgres password=s3cret dbname=x".into(),
+            ..Config::default()
+        };
+        let refused = config.check().expect_err("not a URL").to_string();
+        assert!(
+            !refused.contains("s3cret") && refused.contains("password=***"),
+            "{refused}"
+        );
+        assert_eq!(
+            without_password("postgres://eye:s3cret@db/eye"),
+            "postgres://eye:***@db/eye"
+        );
+    }
+
+    #[test]
+    fn a_wrong_value_names_the_setting_without_figment_s_profile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eye.toml");
+        std::fs::write(&file, "log_format = \"yaml\"\n").expect("write");
+        let error = Config::load(Some(&file), Overrides::default())
+            .expect_err("not a format")
+            .to_string();
+        assert!(error.starts_with("setting `log_format` in "), "{error}");
+        assert!(!error.contains("default."), "{error}");
     }
 }

@@ -278,7 +278,8 @@ pub struct StoreArgs {
     /// `EYE_DATA_DIR`]. Admin commands name the store they use on standard error.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Store: `sqlite` (embedded, in the data directory) or a postgres:// URL [default: sqlite].
+    /// Store: `sqlite` (embedded, in the data directory) or a postgres:// URL [default:
+    /// sqlite, also `EYE_STORE`].
     #[arg(long)]
     pub store: Option<String>,
 }
@@ -287,18 +288,18 @@ pub struct StoreArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Address to listen on, `host:port`; a name such as `localhost:8000` is resolved
-    /// [default: 127.0.0.1:8000, also `EYE_LISTEN`].
+    /// Address to listen on, `host:port`; a name such as `localhost:8000` is resolved and
+    /// the first address it gives is bound [default: 127.0.0.1:8000, also `EYE_LISTEN`].
     #[arg(long)]
     pub listen: Option<String>,
-    /// Directory of JSON Schema files to load at start-up.
+    /// Directory of JSON Schema files to load at start-up [also `EYE_SCHEMAS`].
     #[arg(long)]
     pub schemas: Option<PathBuf>,
     /// Queue: `embedded` (a log in the data directory) or a nats:// URL for JetStream
     /// [default: embedded, also `EYE_QUEUE`].
     #[arg(long)]
     pub queue: Option<String>,
-    /// What this process runs [default: all].
+    /// What this process runs [default: all, also `EYE_ROLE`].
     #[arg(long, value_enum)]
     pub role: Option<RoleArg>,
 }

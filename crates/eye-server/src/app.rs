@@ -30,9 +30,16 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store (migrating it) and, unless this is a query node, the queue; loads the
-    /// schemas and binds the listener.
+    /// Reads the schema files, opens the store (migrating it) and, unless this is a query
+    /// node, the queue; puts the schemas in force and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // Schema files are checked before anything is opened: a start that fails on one
+        // leaves no data directory or store behind.
+        let schema_files = config
+            .schemas
+            .as_deref()
+            .map(catalog::read_dir)
+            .transpose()?;
         let store = open_store(&config).await?;
         let queue = if config.role.uses_queue() {
             Some(open_queue(&config).await?)
@@ -40,8 +47,8 @@ impl Application {
             None
         };
         let schemas = Arc::new(SchemaRegistry::default());
-        if let Some(dir) = &config.schemas {
-            let report = catalog::load_dir(dir, store.as_ref(), &schemas).await?;
+        if let (Some(dir), Some(files)) = (&config.schemas, schema_files) {
+            let report = catalog::load_files(files, store.as_ref(), &schemas).await?;
             tracing::info!(
                 files = report.files,
                 created = report.created,

@@ -5,18 +5,18 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::services::{postgres_base, unreachable};
-use common::{EYE, create_key, eye_command, run_with};
+use common::services::{postgres_url, skipped, unreachable};
+use common::{EYE, Log, create_key, eye_command, listening_addr, run_with};
 use serde_json::{Value, json};
 
 /// A running (or failed) `eye serve`, its standard error collected as it comes.
 struct Serve {
     child: Child,
-    log: Arc<Mutex<String>>,
+    log: Arc<Log>,
 }
 
 impl Serve {
@@ -28,20 +28,7 @@ impl Serve {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn eye serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let mut log = sink.lock().unwrap_or_else(|p| p.into_inner());
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let log = Log::collect(child.stderr.take().expect("stderr"));
         Serve { child, log }
     }
 
@@ -51,30 +38,26 @@ impl Serve {
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.log.text()
     }
 
     /// The base URL once the server logs its address, or the log when it exits first.
     fn listening(&mut self) -> Result<String, String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        if let Some(addr) = self.log.wait_for(Duration::from_secs(30), listening_addr) {
+            return Ok(format!("http://{addr}"));
+        }
+        // Its standard error ended: the process is exiting.
+        let status = self.exited_within(Duration::from_secs(30));
+        Err(format!("exit {status}: {}", self.log()))
+    }
+
+    fn exited_within(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
-            let log = self.log();
-            if let Some(addr) = log
-                .lines()
-                .filter(|line| line.contains("listening"))
-                .find_map(|line| line.split("addr=").nth(1)?.split_whitespace().next())
-            {
-                return Ok(format!("http://{addr}"));
-            }
             if let Some(status) = self.child.try_wait().expect("wait") {
-                // Let the reader thread take the last lines.
-                std::thread::sleep(Duration::from_millis(100));
-                return Err(format!("exit {status}: {}", self.log()));
+                return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "eye serve neither listened nor exited within 30 s:\n{log}"
-            );
+            assert!(Instant::now() < deadline, "eye serve did not stop");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -95,11 +78,7 @@ impl Serve {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().expect("wait").is_none() {
-            assert!(Instant::now() < deadline, "eye serve did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.exited_within(Duration::from_secs(30));
     }
 }
 
@@ -119,7 +98,7 @@ fn cannot_run(test: &str, why: &str) {
     if std::env::var("CI").is_ok_and(|ci| ci == "true") {
         panic!("{test} cannot run here under CI=true: {why}");
     }
-    eprintln!("SKIPPED {test}: {why}");
+    skipped(why);
 }
 
 fn is_root() -> bool {
@@ -227,12 +206,12 @@ fn a_data_directory_on_a_read_only_file_system_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_database_that_does_not_exist_says_how_to_create_it() {
-    if let Err(error) = tokio_postgres::connect(&postgres_base(), tokio_postgres::NoTls).await {
+    if let Err(error) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls).await {
         return unreachable("PostgreSQL", &error);
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = format!("eye_missing_{}", uuid::Uuid::now_v7().simple());
-    let base = postgres_base();
+    let base = postgres_url();
     let (server, _) = base.rsplit_once('/').expect("a database in the URL");
     let store = format!("{server}/{missing}");
     let log = Serve::start(&[
@@ -395,4 +374,28 @@ async fn schema_files_make_versions_only_when_they_change() {
     assert!(log.contains(&copy.display().to_string()), "{log}");
     assert!(log.contains(&file.display().to_string()), "{log}");
     assert!(log.contains("both for event type"), "{log}");
+}
+
+#[test]
+fn a_start_refused_for_a_schema_file_leaves_no_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let schemas = dir.path().join("schemas");
+    std::fs::create_dir(&schemas).expect("mkdir");
+    std::fs::write(
+        schemas.join("bad.json"),
+        r#"{"category": "c", "name": "n", "schema": {"type": "objekt"}}"#,
+    )
+    .expect("write");
+    let data = dir.path().join("data");
+    let log = Serve::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        text(&data),
+        "--schemas",
+        text(&schemas),
+    ])
+    .refused();
+    assert!(log.contains("objekt"), "{log}");
+    assert!(!data.exists(), "the refused start made {}", data.display());
 }

@@ -94,7 +94,20 @@ pub async fn load_dir(
     store: &dyn Store,
     registry: &SchemaRegistry,
 ) -> anyhow::Result<LoadReport> {
-    let mut report = LoadReport::default();
+    load_files(read_dir(dir)?, store, registry).await
+}
+
+/// The schema files of a directory, each read, parsed and compiled, with no two for one
+/// type: everything that can be wrong with them, found before any store is opened (a start
+/// that fails on a schema file leaves no data directory behind).
+pub struct SchemaFiles {
+    files: Vec<ReadFile>,
+    warnings: Vec<String>,
+}
+
+/// Reads and checks every `*.json` file of `dir`, in name order; see [`load_dir`].
+pub fn read_dir(dir: &Path) -> anyhow::Result<SchemaFiles> {
+    let mut warnings = Vec::new();
     let mut paths = Vec::new();
     let entries = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("cannot read the schema directory {}: {e}", dir.display()))?;
@@ -107,7 +120,7 @@ pub async fn load_dir(
         if path.extension().is_some_and(|ext| ext == "json") {
             paths.push(path);
         } else {
-            report.warnings.push(format!(
+            warnings.push(format!(
                 "{} is not a schema file and was not read: only *.json files of {} are",
                 path.display(),
                 dir.display()
@@ -115,7 +128,7 @@ pub async fn load_dir(
         }
     }
     paths.sort();
-    report.warnings.sort();
+    warnings.sort();
     let files = paths
         .into_iter()
         .map(read_file)
@@ -133,6 +146,20 @@ pub async fn load_dir(
             );
         }
     }
+    Ok(SchemaFiles { files, warnings })
+}
+
+/// Puts read schema files in force; see [`load_dir`].
+pub async fn load_files(
+    read: SchemaFiles,
+    store: &dyn Store,
+    registry: &SchemaRegistry,
+) -> anyhow::Result<LoadReport> {
+    let SchemaFiles { files, warnings } = read;
+    let mut report = LoadReport {
+        warnings,
+        ..LoadReport::default()
+    };
     let last_loaded: HashMap<(String, String), String> = store
         .schema_file_digests()
         .await?

@@ -28,6 +28,7 @@ pub struct KeyInfo {
     pub id: String,
     pub app: String,
     /// Any of `ingest`, `query`, `admin`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schema::Scope>))]
     pub scopes: Vec<String>,
     pub created_at: String,
     pub revoked_at: Option<String>,
@@ -43,7 +44,13 @@ pub struct KeyList {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateKeyRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Identifier))]
     pub app: String,
+    /// At least one; repeats are ignored.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Vec<crate::schema::Scope>, min_items = 1)
+    )]
     pub scopes: Vec<String>,
 }
 

@@ -3,19 +3,29 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// An event as an application sends it to `POST /v1/events`.
+/// An event as an application sends it to `POST /v1/events`. Any other field is refused
+/// (`unknown_field`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Event {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Identifier))]
     pub session_id: String,
+    /// With `name`, the event type.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Identifier))]
     pub category: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Identifier))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::EventData))]
     pub data: Map<String, Value>,
-    /// RFC 3339, or the naive forms `2021-01-01 09:15:27.243860` / `2021-01-01T09:15:27` (UTC).
+    /// RFC 3339, or the naive forms `2021-01-01 09:15:27.243860` / `2021-01-01T09:15:27`
+    /// (UTC); not later than the receive time plus `future_tolerance_secs` (60).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Timestamp))]
     pub timestamp: String,
     /// The client's idempotency key: two events of one application with the same
     /// `event_id` are stored once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::EventId>))]
     pub event_id: Option<String>,
 }
 

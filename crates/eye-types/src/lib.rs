@@ -7,6 +7,8 @@ mod admin;
 mod errors;
 mod events;
 mod ingest;
+#[cfg(feature = "openapi")]
+pub mod schema;
 
 pub use admin::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList, SchemaInfo, SchemaList};
 pub use errors::{

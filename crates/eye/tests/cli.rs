@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Server, create_key, eye, get_json};
 use serde_json::json;
 
@@ -109,41 +107,50 @@ async fn keys_work_while_the_server_runs_and_revocation_is_immediate() {
 
 #[tokio::test]
 async fn sigterm_finishes_drains_and_exits_zero() {
+    const EVENTS: usize = 5000;
     let dir = tempfile::tempdir().expect("tempdir");
     let ingest = create_key(dir.path(), "shop", "ingest");
     let query = create_key(dir.path(), "team", "query");
-    let mut server = Server::start(dir.path(), &[]);
     let client = common::http();
-    let events: Vec<_> = (0..50)
-        .map(|n| json!({"session_id": "s", "category": "c", "name": "n", "data": {"n": n}, "timestamp": "2021-01-01 00:00:00", "event_id": format!("e{n}")}))
-        .collect();
-    let response = client
-        .post(format!("{}/v1/events", server.base))
-        .bearer_auth(&ingest)
-        .json(&events)
+    // An ingest node, which runs no worker, fills the queue.
+    let filling = Server::start(dir.path(), &["--role", "ingest"]);
+    for chunk in 0..EVENTS / 1000 {
+        let events: Vec<_> = (0..1000)
+            .map(|n| json!({"session_id": "s", "category": "c", "name": "n", "data": {"n": n}, "timestamp": "2021-01-01 00:00:00", "event_id": format!("e{chunk}-{n}")}))
+            .collect();
+        let response = client
+            .post(format!("{}/v1/events", filling.base))
+            .bearer_auth(&ingest)
+            .json(&events)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 202);
+    }
+    let (status, log) = filling.stop();
+    assert!(status.success(), "exit status {status:?}:\n{log}");
+
+    // SIGTERM as soon as the server answers (from then on it handles the signal; before
+    // its first answer the signal may still kill it): its worker, storing batches of 100
+    // some milliseconds apart, has most of the queue still to store, which the drain must do.
+    let server = Server::start_with(dir.path(), &[], &[("EYE_WORKER_BATCH_SIZE", "100")]);
+    let health = client
+        .get(format!("{}/healthz", server.base))
         .send()
         .await
-        .expect("send");
-    assert_eq!(response.status(), 202);
-    server.signal(15);
-    let status = tokio::task::spawn_blocking(move || {
-        let status = server.child.wait().expect("wait");
-        std::mem::forget(server);
-        status
-    })
-    .await
-    .expect("join");
-    assert!(status.success(), "exit status {status:?}");
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let (status, log) = server.stop();
+    assert!(status.success(), "exit status {status:?}:\n{log}");
+    assert!(log.contains("draining the queue"), "{log}");
 
-    let restarted = Server::start(dir.path(), &[]);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let (_, session) = get_json(
-        &client,
-        &format!("{}/v1/sessions/s", restarted.base),
-        &query,
-    )
-    .await;
-    assert_eq!(session["event_count"], 50, "{session}");
+    // A query node runs no worker: what it finds, the drain stored before the exit.
+    let stored = Server::start(dir.path(), &["--role", "query"]);
+    let (_, session) = get_json(&client, &format!("{}/v1/sessions/s", stored.base), &query).await;
+    assert_eq!(
+        session["event_count"], EVENTS,
+        "events stored before the exit"
+    );
 }
 
 #[test]

@@ -5,8 +5,11 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{EYE, Server, create_key, drain, json_lines};
+use common::{EYE, Server, create_key, drain, json_lines, output_within};
 use serde_json::Value;
+
+/// Longer than any wait here should take; each ends as soon as its condition holds.
+const WAIT: Duration = Duration::from_secs(30);
 
 fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     let run = common::run_with(args, stdin, &[]);
@@ -173,17 +176,12 @@ async fn send_then_query_from_the_command_line() {
     );
     assert_eq!(json_lines(&stdout)[0]["still_failing"], 1);
 
-    let with_env = Command::new(EYE)
-        .args(["events", "--format", "json"])
-        .env("EYE_URL", &url)
-        .env("EYE_KEY", &query)
-        .output()
-        .expect("run");
-    assert_eq!(
-        json_lines(&String::from_utf8_lossy(&with_env.stdout)).len(),
-        5,
-        "EYE_URL and EYE_KEY"
+    let with_env = common::run_with(
+        &["events", "--format", "json"],
+        None,
+        &[("EYE_URL", &url), ("EYE_KEY", &query)],
     );
+    assert_eq!(json_lines(&with_env.stdout).len(), 5, "EYE_URL and EYE_KEY");
 
     let (code, _, stderr) = run(
         &[
@@ -233,9 +231,18 @@ async fn tail_follows_new_events(mode: &[&str]) {
         ])
         .args(mode)
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn tail");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Events stored before the tail is listening are not followed: wait for its first
+    // request (the access log writes the line once the answer has started, so the live
+    // stream has subscribed; a poll looks back far enough for events sent afterwards).
+    let route = if mode.contains(&"--poll") {
+        "route=/v1/events "
+    } else {
+        "route=/v1/events/live "
+    };
+    server.wait_for_line(&["method=GET", route, "status=200"], WAIT);
     let now = || {
         time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
@@ -255,11 +262,14 @@ async fn tail_follows_new_events(mode: &[&str]) {
             .expect("send");
         assert_eq!(response.status(), 202);
     }
-    let output = tokio::task::spawn_blocking(move || tail.wait_with_output())
+    let output = tokio::task::spawn_blocking(move || output_within(tail, WAIT, "eye tail"))
         .await
-        .expect("join")
-        .expect("tail");
-    assert!(output.status.success());
+        .expect("join");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let events = json_lines(&String::from_utf8_lossy(&output.stdout));
     let sessions: Vec<&str> = events
         .iter()

@@ -4,13 +4,12 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::services::{Proxy, Schema, Stream, nats_url};
+use common::services::{Proxy, Schema, Stream, nats_url, postgres_addr};
 use common::{EYE, Server, eye, get_json};
 use serde_json::{Value, json};
 
@@ -88,6 +87,28 @@ impl Cluster {
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// How many lines of `node`'s log hold `needle`.
+    fn log_lines(&self, node: &str, needle: &str) -> usize {
+        let path = self.dir.path().join(format!("{node}.log"));
+        std::fs::read_to_string(path)
+            .map(|log| log.lines().filter(|line| line.contains(needle)).count())
+            .unwrap_or(0)
+    }
+
+    /// Waits until more than `seen` lines of `node`'s log hold `needle`; fails the test
+    /// when that has not happened within `limit`.
+    async fn wait_for_log(&self, node: &str, needle: &str, seen: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.log_lines(node, needle) <= seen {
+            assert!(
+                Instant::now() < deadline,
+                "{node} did not log {needle:?} within {limit:?}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     fn logs(&self) -> String {
@@ -186,8 +207,7 @@ async fn scale_out_keeps_every_acknowledged_event_exactly_once() {
     let Some(stream) = Stream::reserve().await else {
         return;
     };
-    let postgres: SocketAddr = "127.0.0.1:5432".parse().expect("address");
-    let proxy = Proxy::start(postgres).await;
+    let proxy = Proxy::start(postgres_addr()).await;
     let direct = schema.url(None);
     let migrated = eye(&["migrate", "--store", &direct]);
     assert!(
@@ -244,8 +264,17 @@ async fn scale_out_keeps_every_acknowledged_event_exactly_once() {
     progress(CLIENTS * BATCHES * 25 / 4).await;
     cluster.kill("worker-1");
     progress(CLIENTS * BATCHES * 25 / 2).await;
+    let failed_writes = cluster.log_lines("worker-2", "store write failed");
     proxy.cut();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The outage lasts until the remaining worker has met it.
+    cluster
+        .wait_for_log(
+            "worker-2",
+            "store write failed",
+            failed_writes,
+            Duration::from_secs(30),
+        )
+        .await;
     proxy.restore();
     for client in clients {
         client.await.expect("client task");

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::services::skipped;
 use common::{Server, create_key, drain, stored_event_ids};
 use serde_json::{Value, json};
 
@@ -150,10 +151,7 @@ fn small_filesystem(dir: &std::path::Path, size: &str) -> Option<()> {
 async fn a_full_disk_answers_503_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     if small_filesystem(dir.path(), "3m").is_none() {
-        eprintln!(
-            "SKIPPED a_full_disk_answers_503_and_loses_nothing_acknowledged: cannot mount a tmpfs here (needs root)"
-        );
-        return;
+        return skipped("cannot mount a tmpfs here (needs root)");
     }
     let mounted = dir.path().to_owned();
     let _unmount = Unmount(mounted.clone());

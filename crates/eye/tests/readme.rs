@@ -43,6 +43,15 @@ fn blocks_under(heading: &str, language: &str) -> Vec<String> {
     blocks
 }
 
+/// A shell line that runs `condition` every 50 ms until it succeeds, and stops the script
+/// with `failure` when it has not within 30 seconds.
+fn wait_until(condition: &str, failure: &str) -> String {
+    format!(
+        "for try in $(seq 1 600); do {condition} && break; \
+         [ \"$try\" = 600 ] && {{ echo '{failure} after 30 s' >&2; exit 1; }}; sleep 0.05; done"
+    )
+}
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
@@ -83,13 +92,15 @@ fn the_walk_through_runs_as_written() {
         if line.contains("\"$EYE\" serve") {
             lines.push(format!("{} --listen {address} 2>server.log &", line.trim()));
             lines.push("SERVER=$!; trap 'kill $SERVER' EXIT".to_owned());
-            lines.push(format!(
-                "for _ in $(seq 1 300); do command curl -sf http://{address}/readyz >/dev/null && break; sleep 0.1; done"
+            lines.push(wait_until(
+                &format!("command curl -sf http://{address}/readyz >/dev/null"),
+                "the server is not ready",
             ));
         } else if line.starts_with("# 4.") {
             // A person reads the answer before querying: by then the worker has stored it.
-            lines.push(format!(
-                "for _ in $(seq 1 300); do command curl -s http://{address}/readyz | grep -q '\"queue_depth\":0' && break; sleep 0.05; done"
+            lines.push(wait_until(
+                &format!("command curl -s http://{address}/readyz | grep -q '\"queue_depth\":0'"),
+                "the queue is not drained",
             ));
             lines.push(line);
         } else {

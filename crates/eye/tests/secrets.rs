@@ -5,10 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{EYE, create_key, drain, eye};
+use common::{Server, create_key, drain, eye};
 use serde_json::{Value, json};
 
 fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
@@ -33,31 +32,10 @@ fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
 async fn no_data_file_and_no_log_line_holds_a_key_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let log_path = dir.path().join("server.log");
     let admin = create_key(&data, "ops", "admin");
     let cli_ingest = create_key(&data, "shop", "ingest");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(EYE)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let base = loop {
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if let Some(addr) = text
-            .lines()
-            .filter(|l| l.contains("listening"))
-            .find_map(|l| l.split("addr=").nth(1)?.split_whitespace().next())
-        {
-            break format!("http://{addr}");
-        }
-        assert!(Instant::now() < deadline, "the server never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let server = Server::start_with(&data, &[], &[("RUST_LOG", "debug")]);
+    let base = server.base.clone();
     let client = common::http();
     let created: Value = client
         .post(format!("{base}/v1/keys"))
@@ -115,12 +93,7 @@ async fn no_data_file_and_no_log_line_holds_a_key_secret() {
     assert_eq!(refused.status(), 401);
     drain(&client, &base, Duration::from_secs(30)).await;
     let cli_list = eye(&["keys", "list", "--data-dir", data.to_str().expect("utf-8")]);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-
-    let log = std::fs::read_to_string(&log_path).expect("log");
+    let (_, log) = server.stop();
     assert!(
         log.contains("/v1/keys"),
         "the log misses the requests: {log}"
@@ -149,32 +122,10 @@ async fn no_data_file_and_no_log_line_holds_a_key_secret() {
 async fn a_key_sent_in_a_query_string_or_a_body_is_never_logged_or_stored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let log_path = dir.path().join("server.log");
     let ingest = create_key(&data, "shop", "ingest");
     let query = create_key(&data, "team", "query");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(EYE)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env("RUST_LOG", "trace")
-        .env_remove("EYE_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let base = loop {
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if let Some(addr) = text
-            .lines()
-            .filter(|l| l.contains("listening"))
-            .find_map(|l| l.split("addr=").nth(1)?.split_whitespace().next())
-        {
-            break format!("http://{addr}");
-        }
-        assert!(Instant::now() < deadline, "the server never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let server = Server::start_with(&data, &[], &[("RUST_LOG", "trace")]);
+    let base = server.base.clone();
     let client = common::http();
     let anonymous = client
         .get(format!("{base}/v1/events?key={query}"))
@@ -208,12 +159,7 @@ async fn a_key_sent_in_a_query_string_or_a_body_is_never_logged_or_stored() {
         .text()
         .await
         .expect("text");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-
-    let log = std::fs::read_to_string(&log_path).expect("log");
+    let (_, log) = server.stop();
     let access: Vec<&str> = log
         .lines()
         .filter(|line| line.contains("access_log"))
@@ -269,36 +215,8 @@ async fn event_data_stays_out_of_the_log_on_postgres_at_trace_level() {
             .trim()
             .to_owned()
     };
-    let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(EYE)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            &store,
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let base = loop {
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if let Some(addr) = text
-            .lines()
-            .filter(|l| l.contains("listening"))
-            .find_map(|l| l.split("addr=").nth(1)?.split_whitespace().next())
-        {
-            break format!("http://{addr}");
-        }
-        assert!(Instant::now() < deadline, "the server never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let server = Server::start_with(dir.path(), &["--store", &store], &[("RUST_LOG", "trace")]);
+    let base = server.base.clone();
     let marker = "first-name-7f3a9c";
     let client = common::http();
     let accepted = client
@@ -321,11 +239,7 @@ async fn event_data_stays_out_of_the_log_on_postgres_at_trace_level() {
         .await
         .expect("text");
     assert!(stored.contains(marker), "the event was stored: {stored}");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let log = std::fs::read_to_string(&log_path).expect("log");
+    let (_, log) = server.stop();
     assert!(log.contains(" DEBUG "), "verbose logging was on: {log}");
     assert!(!log.contains(marker), "event data in the log");
 }

@@ -1,28 +1,58 @@
-//! Opaque pagination cursors: the keyset position of a page's last item, base64url-encoded.
+//! Opaque pagination cursors: the keyset position of a page's last item, as 48 lowercase
+//! hexadecimal digits (the timestamp's 64 bits, then the id's 128). Every string of that
+//! shape is a position, so the OpenAPI document's pattern is exactly what is accepted.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::borrow::Cow;
+
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::store::Position;
 
-const MAX_CURSOR_CHARS: usize = 128;
+/// A cursor, or the empty string for the first page.
+pub const CURSOR_PATTERN: &str = "^(?:[0-9a-f]{48})?$";
 
 pub fn encode(position: Position) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}.{}", position.at, position.id.simple()))
+    format!(
+        "{:016x}{:032x}",
+        position.at.cast_unsigned(),
+        position.id.as_u128()
+    )
 }
 
 pub fn decode(text: &str) -> Option<Position> {
-    if text.len() > MAX_CURSOR_CHARS {
+    let lower_hex = |byte: u8| matches!(byte, b'0'..=b'9' | b'a'..=b'f');
+    if text.len() != 48 || !text.bytes().all(lower_hex) {
         return None;
     }
-    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-    let text = std::str::from_utf8(&bytes).ok()?;
-    let (at, id) = text.split_once('.')?;
+    let (at, id) = text.split_at(16);
     Some(Position {
-        at: at.parse().ok()?,
-        id: Uuid::try_parse(id).ok()?,
+        at: u64::from_str_radix(at, 16).ok()?.cast_signed(),
+        id: Uuid::from_u128(u128::from_str_radix(id, 16).ok()?),
     })
+}
+
+/// `cursor` as the OpenAPI document states it.
+pub struct Cursor;
+
+impl PartialSchema for Cursor {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(Type::String)
+            .pattern(Some(CURSOR_PATTERN))
+            .description(Some(
+                "`next_cursor` of the previous page, unchanged; empty for the first page",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Cursor {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Cursor")
+    }
 }
 
 /// Cuts the store's answer (up to `limit + 1` rows: one more than a page means another page
@@ -48,16 +78,24 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_garbage() {
-        let position = Position {
-            at: -42,
-            id: Uuid::now_v7(),
-        };
-        assert_eq!(decode(&encode(position)), Some(position));
+        for at in [-42, 0, i64::MIN, i64::MAX] {
+            let position = Position {
+                at,
+                id: Uuid::now_v7(),
+            };
+            let cursor = encode(position);
+            assert_eq!(cursor.len(), 48, "{cursor}");
+            assert_eq!(decode(&cursor), Some(position));
+        }
         for garbage in [
             "",
             "abc",
             "' OR 1=1 --",
             "../../etc/passwd",
+            &"a".repeat(47),
+            &"a".repeat(49),
+            &"A".repeat(48),
+            &format!("+{}", "0".repeat(47)),
             &"A".repeat(10_000),
         ] {
             assert_eq!(decode(garbage), None, "{garbage}");

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
+use eye_types::schema::{Identifier, QueryTimestamp};
 use eye_types::{
     ErrorPage, ErrorRecord, ErrorSummary, EventTypeCount, ReplayRequest, ReplayResponse,
     ReplayTypeCount,
@@ -12,10 +13,12 @@ use eye_types::{
 use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized, QueryScope};
-use super::cursor;
-use super::params::Params;
+use super::cursor::{self, Cursor};
+use super::json_body;
+use super::params::{PageLimit, Params, SortOrder};
+use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier, parse_timestamp};
 use crate::model::ErrorEntry;
-use crate::model::timestamp::{self, format_micros};
+use crate::model::timestamp::format_micros;
 use crate::pipeline::replay::{self, ReplayFilter};
 use crate::store::{ErrorQuery, Order, Position};
 
@@ -28,15 +31,15 @@ pub(crate) const ERROR_PARAMS: &[&str] = &[
     get, path = "/v1/errors", tag = "errors",
     security(("bearer" = [])),
     params(
-        ("code" = Option<String>, Query, description = "Only this error code"),
-        ("app" = Option<String>, Query, description = "Only this application"),
-        ("category" = Option<String>, Query, description = "Only this category"),
-        ("name" = Option<String>, Query, description = "Only this event name"),
-        ("from" = Option<String>, Query, description = "Receive time from (inclusive)"),
-        ("to" = Option<String>, Query, description = "Receive time to (exclusive)"),
-        ("order" = Option<String>, Query, description = "`desc` (default, newest first) or `asc`"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1,000 (default 100)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("code" = Option<Identifier>, Query, description = "Only this error code"),
+        ("app" = Option<Identifier>, Query, description = "Only this application"),
+        ("category" = Option<Identifier>, Query, description = "Only this category"),
+        ("name" = Option<Identifier>, Query, description = "Only this event name"),
+        ("from" = Option<QueryTimestamp>, Query, description = "Receive time from (inclusive)"),
+        ("to" = Option<QueryTimestamp>, Query, description = "Receive time to (exclusive)"),
+        ("order" = Option<SortOrder>, Query, description = "`desc` (the default, newest first) or `asc`"),
+        ("limit" = Option<PageLimit>, Query, description = "Page size, 1 to 1,000 (default 100)"),
+        ("cursor" = Option<Cursor>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "A page of the error store", body = eye_types::ErrorPage),
@@ -78,8 +81,8 @@ pub async fn list_errors(
     get, path = "/v1/errors/summary", tag = "errors",
     security(("bearer" = [])),
     params(
-        ("from" = Option<String>, Query, description = "Receive time from (inclusive)"),
-        ("to" = Option<String>, Query, description = "Receive time to (exclusive)"),
+        ("from" = Option<QueryTimestamp>, Query, description = "Receive time from (inclusive)"),
+        ("to" = Option<QueryTimestamp>, Query, description = "Receive time to (exclusive)"),
     ),
     responses(
         (status = 200, description = "Counts by code and by event type", body = eye_types::ErrorSummary),
@@ -134,10 +137,11 @@ fn error_record(entry: ErrorEntry) -> ErrorRecord {
 #[utoipa::path(
     post, path = "/v1/errors/replay", tag = "errors",
     security(("bearer" = [])),
-    request_body(content = eye_types::ReplayRequest, content_type = "application/json", description = "The filters of GET /v1/errors, and `dry_run`"),
+    request_body(content = eye_types::ReplayRequest, content_type = "application/json", description = "The filters of GET /v1/errors, and `dry_run`. Optional: no body (or only whitespace) replays every error not yet replayed"),
     responses(
         (status = 200, description = "What the replay did (or would do)", body = eye_types::ReplayResponse),
-        (status = 400, description = "`invalid_body`: unknown field or a bad timestamp", body = eye_types::ErrorBody),
+        (status = 400, description = "`invalid_body`: not JSON, an unknown field, or a filter against its rule (the message names it)", body = eye_types::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 2 MiB", body = eye_types::ErrorBody),
         super::openapi::KeyedRouteErrors,
     )
 )]
@@ -150,9 +154,9 @@ pub async fn replay(
     let request: ReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ReplayRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        json_body::object(&body).map_err(|e| {
             ApiError::invalid_body(format!(
-                "send the filters of GET /v1/errors and `dry_run` as JSON: {e}"
+                "send the filters of GET /v1/errors and `dry_run` as a JSON object: {e}"
             ))
         })?
     };
@@ -160,21 +164,27 @@ pub async fn replay(
         value
             .as_deref()
             .map(|text| {
-                timestamp::parse(text)
-                    .map(timestamp::to_micros)
-                    .ok_or_else(|| {
-                        ApiError::invalid_body(format!("`{name}` is not a timestamp: {text:?}"))
-                    })
+                parse_timestamp(text).ok_or_else(|| {
+                    ApiError::invalid_body(format!("`{name}` is not a timestamp: {text:?}"))
+                })
             })
             .transpose()
+    };
+    // The filters of GET /v1/errors, under its rules.
+    let identifier = |name: &str, value: Option<String>| -> Result<Option<String>, ApiError> {
+        if let Some(text) = &value {
+            check_identifier(text, MAX_NAME_CHARS)
+                .map_err(|problem| ApiError::invalid_body(format!("`{name}` {problem}")))?;
+        }
+        Ok(value)
     };
     let filter = ReplayFilter {
         from: time("from", &request.from)?,
         to: time("to", &request.to)?,
-        code: request.code,
-        app: request.app,
-        category: request.category,
-        name: request.name,
+        code: identifier("code", request.code)?,
+        app: identifier("app", request.app)?,
+        category: identifier("category", request.category)?,
+        name: identifier("name", request.name)?,
     };
     let outcome = replay::replay(
         &state.store,

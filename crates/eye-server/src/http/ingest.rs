@@ -23,8 +23,8 @@ use crate::ops::metrics;
     post, path = "/v1/events", tag = "ingest",
     security(("bearer" = [])),
     request_body(
-        content = Vec<eye_types::Event>, content_type = "application/json",
-        description = "One event object, a JSON array of events (at most `max_batch_events`, 1,000), or `{\"events\": [...]}`. May be gzip-compressed (`Content-Encoding: gzip`)."
+        content = eye_types::schema::IngestRequest, content_type = "application/json",
+        description = "One event object, a JSON array of events (at most `max_batch_events`, 1,000 by default), or `{\"events\": [...]}`. May be gzip-compressed (`Content-Encoding: gzip`). Each event is judged on its own: one that breaks `Event` is rejected in `results` (`invalid_event` when it is not an object), and the others are still accepted."
     ),
     responses(
         (status = 202, description = "At least one event was accepted; one verdict per event", body = eye_types::IngestResponse),

@@ -10,6 +10,7 @@ use eye_types::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList};
 use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized};
+use super::json_body;
 use crate::auth::keys;
 use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier};
 use crate::model::timestamp::format_micros;
@@ -39,7 +40,8 @@ pub async fn list(
     request_body(content = eye_types::CreateKeyRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The key, shown this once", body = eye_types::CreatedKey),
-        (status = 400, description = "`invalid_body`", body = eye_types::ErrorBody),
+        (status = 400, description = "`invalid_body`: not JSON, or `app` or `scopes` against its rule (the message says which)", body = eye_types::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 2 MiB", body = eye_types::ErrorBody),
         super::openapi::KeyedRouteErrors,
     )
 )]
@@ -49,7 +51,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
-    let request: CreateKeyRequest = serde_json::from_slice(&body).map_err(|e| {
+    let request: CreateKeyRequest = json_body::object(&body).map_err(|e| {
         ApiError::invalid_body(format!(
             "send {{\"app\": \"...\", \"scopes\": [\"ingest\"]}}: {e}"
         ))

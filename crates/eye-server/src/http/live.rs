@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use eye_types::schema::Identifier;
 use futures_util::Stream;
 use futures_util::stream;
 use tokio::sync::broadcast::error::RecvError;
@@ -41,10 +42,10 @@ pub(crate) const LIVE_PARAMS: &[&str] = &["session_id", "category", "name", "app
     get, path = "/v1/events/live", tag = "query",
     security(("bearer" = [])),
     params(
-        ("session_id" = Option<String>, Query, description = "Only this session"),
-        ("category" = Option<String>, Query, description = "Only this category"),
-        ("name" = Option<String>, Query, description = "Only this event name"),
-        ("app" = Option<String>, Query, description = "Only this application"),
+        ("session_id" = Option<Identifier>, Query, description = "Only this session"),
+        ("category" = Option<Identifier>, Query, description = "Only this category"),
+        ("name" = Option<Identifier>, Query, description = "Only this event name"),
+        ("app" = Option<Identifier>, Query, description = "Only this application"),
     ),
     responses(
         (status = 200, description = "`text/event-stream`: an `event` message per stored event (data: a StoredEvent), a comment every 15 s", content_type = "text/event-stream", body = String),

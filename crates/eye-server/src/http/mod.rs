@@ -9,6 +9,7 @@ pub mod cursor;
 mod error_store;
 mod health;
 mod ingest;
+mod json_body;
 mod keys;
 mod live;
 pub(crate) mod openapi;
@@ -111,6 +112,7 @@ pub const QUERY_PARAMETERS: &[(&str, &[&str])] = &[
 /// The routes of this node's role, with JSON fallbacks and the access log.
 pub fn router(state: AppState) -> Router {
     let role = state.config.role;
+    let document = openapi::configured(&state.config);
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -153,5 +155,5 @@ pub fn router(state: AppState) -> Router {
             access_log::log_request,
         ))
         .with_state(state)
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document))
 }

@@ -3,11 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::{
+    ContentBuilder, Ref, RefOr, Required, Response, ResponseBuilder, ResponsesBuilder,
+};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
 use super::{error_store, health, ingest, keys, live, query, schemas};
+use crate::config::Config;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,7 +39,24 @@ use super::{error_store, health, ingest, keys, live, query, schemas};
         health::readyz,
         health::metrics,
     ),
-    modifiers(&BearerKeys),
+    // Named schemas reached only through a parameter or another named schema.
+    components(schemas(
+        eye_types::Event,
+        eye_types::schema::EventArray,
+        eye_types::schema::EventBatch,
+        eye_types::schema::EventData,
+        eye_types::schema::EventId,
+        eye_types::schema::Identifier,
+        eye_types::schema::JsonSchema,
+        eye_types::schema::JsonWithoutNul,
+        eye_types::schema::QueryTimestamp,
+        eye_types::schema::Scope,
+        eye_types::schema::Timestamp,
+        super::cursor::Cursor,
+        super::params::PageLimit,
+        super::params::SortOrder,
+    )),
+    modifiers(&BearerKeys, &OptionalReplayBody),
     tags(
         (name = "ingest", description = "Sending events (ingest scope)"),
         (name = "query", description = "Reading events and sessions (query scope)"),
@@ -59,10 +80,42 @@ impl Modify for BearerKeys {
     }
 }
 
+/// `POST /v1/errors/replay` takes no body as no filters. utoipa writes an optional body as
+/// `Option<T>`, which would also admit `null`; the server refuses that, so the body is
+/// declared as the object and marked optional here.
+struct OptionalReplayBody;
+
+impl Modify for OptionalReplayBody {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let body = openapi
+            .paths
+            .paths
+            .get_mut("/v1/errors/replay")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.request_body.as_mut());
+        if let Some(RefOr::T(body)) = body {
+            body.required = Some(Required::False);
+        }
+    }
+}
+
 /// The document, with the running version.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document
+}
+
+/// The document as `config` makes this server: a body holds at most `max_batch_events`.
+pub fn configured(config: &Config) -> utoipa::openapi::OpenApi {
+    let mut document = document();
+    let events = document
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut("EventArray"));
+    if let Some(RefOr::T(Schema::Array(events))) = events {
+        events.max_items = Some(config.max_batch_events);
+    }
     document
 }
 
@@ -97,5 +150,23 @@ impl IntoResponses for KeyedRouteErrors {
             )
             .build()
             .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eye_types::schema;
+
+    use crate::config::Config;
+    use crate::ingest::validation::{MAX_EVENT_ID_CHARS, MAX_NAME_CHARS};
+
+    #[test]
+    fn the_documented_limits_are_the_servers() {
+        assert_eq!(schema::MAX_IDENTIFIER_CHARS, MAX_NAME_CHARS);
+        assert_eq!(schema::MAX_EVENT_ID_CHARS, MAX_EVENT_ID_CHARS);
+        assert_eq!(
+            schema::DEFAULT_MAX_BATCH_EVENTS,
+            Config::default().max_batch_events
+        );
     }
 }

@@ -1,16 +1,51 @@
 //! Query-string parameters, checked strictly: unknown or repeated names, empty filters, bad
 //! times, limits and cursors are all 400 `invalid_parameter` naming the parameter.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::api_error::ApiError;
 use super::cursor;
-use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier};
-use crate::model::timestamp::{self, Micros};
+use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier, parse_query_timestamp};
+use crate::model::timestamp::Micros;
 use crate::store::{Order, Position};
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
+
+/// `limit` as the OpenAPI document states it.
+pub struct PageLimit;
+
+impl PartialSchema for PageLimit {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_LIMIT as u64))
+            .description(Some(format!(
+                "Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for PageLimit {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("PageLimit")
+    }
+}
+
+/// The order of a page: by time (the event's timestamp, or an error's receive time), then id.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
 
 pub struct Params(HashMap<String, String>);
 
@@ -46,7 +81,7 @@ impl Params {
         let Some(value) = self.0.get(name) else {
             return Ok(None);
         };
-        timestamp::parse_lenient(value).map(|at| Some(timestamp::to_micros(at))).ok_or_else(|| {
+        parse_query_timestamp(value).map(Some).ok_or_else(|| {
             ApiError::invalid_parameter(
                 name,
                 format!("{value:?} is not a timestamp: use RFC 3339 (2021-01-01T09:15:27Z) or 2021-01-01 09:15:27"),

@@ -3,14 +3,15 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
+use eye_types::schema::{Identifier, QueryTimestamp};
 use eye_types::{EventPage, SessionPage, StoredEvent};
 use serde_json::Value;
 
 use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{Authorized, QueryScope};
-use super::cursor;
-use super::params::Params;
+use super::cursor::{self, Cursor};
+use super::params::{PageLimit, Params, SortOrder};
 use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier};
 use crate::model::EventRecord;
 use crate::model::timestamp::format_micros;
@@ -33,15 +34,15 @@ pub(crate) const SESSION_PARAMS: &[&str] = &["order", "limit", "cursor"];
     get, path = "/v1/events", tag = "query",
     security(("bearer" = [])),
     params(
-        ("session_id" = Option<String>, Query, description = "Only this session"),
-        ("category" = Option<String>, Query, description = "Only this category"),
-        ("name" = Option<String>, Query, description = "Only this event name"),
-        ("app" = Option<String>, Query, description = "Only events of this application"),
-        ("from" = Option<String>, Query, description = "Event timestamp from (inclusive): RFC 3339 or `2021-01-01 09:15:27`"),
-        ("to" = Option<String>, Query, description = "Event timestamp to (exclusive)"),
-        ("order" = Option<String>, Query, description = "`asc` (default for events) or `desc`"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1,000 (default 100)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("session_id" = Option<Identifier>, Query, description = "Only this session"),
+        ("category" = Option<Identifier>, Query, description = "Only this category"),
+        ("name" = Option<Identifier>, Query, description = "Only this event name"),
+        ("app" = Option<Identifier>, Query, description = "Only events of this application"),
+        ("from" = Option<QueryTimestamp>, Query, description = "Event timestamp from (inclusive): RFC 3339 or `2021-01-01 09:15:27`"),
+        ("to" = Option<QueryTimestamp>, Query, description = "Event timestamp to (exclusive)"),
+        ("order" = Option<SortOrder>, Query, description = "`asc` (the default) or `desc`"),
+        ("limit" = Option<PageLimit>, Query, description = "Page size, 1 to 1,000 (default 100)"),
+        ("cursor" = Option<Cursor>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "A page of events ordered by timestamp then id", body = eye_types::EventPage),
@@ -79,10 +80,10 @@ pub async fn list_events(
     get, path = "/v1/sessions/{session_id}", tag = "query",
     security(("bearer" = [])),
     params(
-        ("session_id" = String, Path, description = "The session id, percent-encoded"),
-        ("order" = Option<String>, Query, description = "`asc` (default for events) or `desc`"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1 to 1,000 (default 100)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("session_id" = Identifier, Path, description = "The session id, percent-encoded"),
+        ("order" = Option<SortOrder>, Query, description = "`asc` (the default) or `desc`"),
+        ("limit" = Option<PageLimit>, Query, description = "Page size, 1 to 1,000 (default 100)"),
+        ("cursor" = Option<Cursor>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
         (status = 200, description = "The session's summary and a page of its events in time order", body = eye_types::SessionPage),

@@ -6,12 +6,14 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use eye_types::schema::{Identifier, JsonSchema};
 use eye_types::{SchemaInfo, SchemaList};
 use serde_json::Value;
 
 use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized};
+use super::json_body;
 use super::params::Params;
 use crate::ingest::catalog::{self, CatalogError};
 use crate::ingest::json;
@@ -48,9 +50,9 @@ pub async fn list(
     get, path = "/v1/schemas/{category}/{name}", tag = "schemas",
     security(("bearer" = [])),
     params(
-        ("category" = String, Path, description = "Event category, percent-encoded"),
-        ("name" = String, Path, description = "Event name, percent-encoded"),
-        ("version" = Option<i64>, Query, description = "A past version (default: the one in force)"),
+        ("category" = Identifier, Path, description = "Event category, percent-encoded"),
+        ("name" = Identifier, Path, description = "Event name, percent-encoded"),
+        ("version" = Option<i64>, Query, description = "A past version (default: the one in force); 404 when the type never had it"),
     ),
     responses(
         (status = 200, description = "The schema", body = eye_types::SchemaInfo),
@@ -78,14 +80,15 @@ pub async fn get(
     put, path = "/v1/schemas/{category}/{name}", tag = "schemas",
     security(("bearer" = [])),
     params(
-        ("category" = String, Path, description = "Event category, percent-encoded"),
-        ("name" = String, Path, description = "Event name, percent-encoded"),
+        ("category" = Identifier, Path, description = "Event category, percent-encoded"),
+        ("name" = Identifier, Path, description = "Event name, percent-encoded"),
     ),
-    request_body(content = Object, content_type = "application/json", description = "A JSON Schema (draft 2020-12 unless `$schema` says otherwise); remote `$ref`s are refused"),
+    request_body(content = JsonSchema, content_type = "application/json", description = "A JSON Schema (draft 2020-12 unless `$schema` says otherwise); remote `$ref`s are refused"),
     responses(
         (status = 201, description = "The type had no schema in force: version created", body = eye_types::SchemaInfo),
         (status = 200, description = "A new version (or the same, when unchanged) is in force", body = eye_types::SchemaInfo),
         (status = 400, description = "`invalid_schema` (does not compile: the message gives the JSON pointer of the keyword at fault and what is allowed there; a remote `$ref` is refused as such), `malformed_json` or `invalid_parameter`", body = eye_types::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 2 MiB", body = eye_types::ErrorBody),
         super::openapi::KeyedRouteErrors,
     )
 )]
@@ -125,8 +128,8 @@ pub async fn put(
     delete, path = "/v1/schemas/{category}/{name}", tag = "schemas",
     security(("bearer" = [])),
     params(
-        ("category" = String, Path, description = "Event category, percent-encoded"),
-        ("name" = String, Path, description = "Event name, percent-encoded"),
+        ("category" = Identifier, Path, description = "Event category, percent-encoded"),
+        ("name" = Identifier, Path, description = "Event name, percent-encoded"),
     ),
     responses(
         (status = 204, description = "Deleted (recorded as a new version)"),
@@ -174,10 +177,11 @@ fn schema_info(record: SchemaRecord) -> SchemaInfo {
 #[serde(deny_unknown_fields)]
 pub struct TryRequest {
     /// The JSON Schema to try; not saved.
-    #[schema(value_type = Object)]
+    #[schema(value_type = JsonSchema)]
     schema: Value,
-    /// A sample event, judged as ingest would judge it now, with `schema` for its type.
-    #[schema(value_type = Object)]
+    /// A sample event, judged as ingest would judge an element of a batch now, with `schema`
+    /// for its type: any JSON value, a non-object being `invalid_event`.
+    #[schema(value_type = Value)]
     event: Value,
 }
 
@@ -194,6 +198,7 @@ pub struct TryResponse {
     responses(
         (status = 200, description = "The verdict on the sample event", body = TryResponse),
         (status = 400, description = "`invalid_schema` (the message gives the JSON pointer of the keyword at fault and what is allowed there), `malformed_json` or `invalid_body`", body = eye_types::ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 2 MiB", body = eye_types::ErrorBody),
         super::openapi::KeyedRouteErrors,
     )
 )]
@@ -205,7 +210,7 @@ pub async fn validate(
     let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
     let document = json::parse_strict(&body)
         .map_err(|e| ApiError::malformed_json(format!("the body is not JSON: {e}")))?;
-    let request: TryRequest = serde_json::from_value(document).map_err(|e| {
+    let request: TryRequest = json_body::from_object(document).map_err(|e| {
         ApiError::invalid_body(format!(
             "send {{\"schema\": {{...}}, \"event\": {{...}}}}: {e}"
         ))

@@ -134,9 +134,6 @@ impl JetStreamQueue {
     }
 
     fn track(&self, message: Message) -> Option<Delivery> {
-        let attempts = message
-            .info()
-            .map_or(1, |info| info.delivered.max(1) as u32);
         let decoded = serde_json::from_slice::<QueueMessage>(&message.payload);
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         self.in_flight
@@ -147,7 +144,6 @@ impl JetStreamQueue {
             Ok(body) => Some(Delivery {
                 token,
                 message: body,
-                attempts,
             }),
             Err(error) => {
                 tracing::error!(%error, "skipping an undecodable queue message");

@@ -30,8 +30,6 @@ pub enum QueueError {
 pub struct Delivery {
     pub token: u64,
     pub message: QueueMessage,
-    /// How many times this message has been delivered, this time included.
-    pub attempts: u32,
 }
 
 #[async_trait]

@@ -107,7 +107,6 @@ pub(crate) async fn unacknowledged_messages_survive_a_restart(harness: &dyn Harn
     }
     let order: Vec<i64> = again.iter().map(|d| ordinal(&d.message)).collect();
     assert_eq!(order, vec![2, 3]);
-    assert!(again.iter().all(|d| d.attempts >= 1));
 }
 
 pub(crate) async fn refuses_to_grow_past_its_bound(harness: &dyn Harness) {
@@ -247,22 +246,11 @@ conformance_suite!(
 struct JetStreamHarness(super::JetStreamSettings);
 
 async fn jetstream_harness() -> Option<JetStreamHarness> {
-    let url = testing::nats_url();
-    let probe =
-        tokio::time::timeout(Duration::from_secs(3), async_nats::connect(url.as_str())).await;
-    match probe {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => {
-            testing::unreachable("NATS", &error);
-            return None;
-        }
-        Err(error) => {
-            testing::unreachable("NATS", &error);
-            return None;
-        }
+    if !testing::nats_reachable().await {
+        return None;
     }
     Some(JetStreamHarness(super::JetStreamSettings {
-        url,
+        url: testing::nats_url(),
         stream: testing::unique_name("EYE_TEST"),
         consumer: testing::unique_name("worker"),
         replicas: 1,

@@ -114,6 +114,31 @@ async fn future_timestamps_are_rejected_beyond_the_tolerance() {
 }
 
 #[tokio::test]
+async fn timestamps_are_read_only_in_the_documented_forms() {
+    let app = spawn().await;
+    let forms = [
+        ("2021-01-01t09:15:27.5z", "accepted"),
+        ("2021-01-01 09:15:27+02:00", "accepted"),
+        ("0000-01-01T00:30:00Z", "accepted"),
+        // Read before by the parser underneath, though no documented form has them.
+        ("2021-01-01x09:15:27Z", "rejected"),
+        ("+2021-01-01 09:15:27", "rejected"),
+        ("2016-12-31T23:59:60Z", "rejected"),
+        ("0000-06-01T00:30:00+01:00", "rejected"),
+        ("9999-01-01T00:00:00-01:00", "rejected"),
+    ];
+    let body: Vec<Value> = forms.iter().map(|(at, _)| pageview("s-t", at)).collect();
+    let (_, verdict) = json_of(app.ingest(&json!(body)).await).await;
+    for (index, (at, status)) in forms.iter().enumerate() {
+        let result = &verdict["results"][index];
+        assert_eq!(result["status"], *status, "{at}: {result}");
+        if *status == "rejected" {
+            assert_eq!(result["error"]["code"], "invalid_timestamp", "{at}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn maximum_age_rejects_old_events_when_configured() {
     let app = spawn_with(|config| config.max_event_age_secs = Some(86_400)).await;
     let (_, verdict) = json_of(app.ingest(&pageview("s-o", "2021-01-01 09:15:27")).await).await;

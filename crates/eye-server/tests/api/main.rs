@@ -6,6 +6,7 @@ mod access_log;
 mod alerts;
 mod auth;
 mod concurrency;
+mod contract;
 mod docs;
 mod helpers;
 mod hostile;

@@ -1,5 +1,7 @@
 //! `GET /metrics`: Prometheus text with the `eye_*` metrics.
 
+use std::time::{Duration, Instant};
+
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -65,16 +67,23 @@ async fn metrics_count_requests_events_and_the_pipeline() {
     assert!(text.contains("eye_worker_batch_size_bucket{"));
     assert!(text.contains("eye_worker_batch_duration_seconds_bucket{"));
     assert!(text.contains("eye_processing_lag_seconds"));
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let text = app
-        .request(Method::GET, "/metrics", None)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(text.contains("eye_queue_depth"), "{text}");
+    // The queue depth is sampled once a second.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = app
+            .request(Method::GET, "/metrics", None)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("eye_queue_depth") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no eye_queue_depth:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
         !text.contains("m1"),
         "no client-controlled values (here a session id) in labels"

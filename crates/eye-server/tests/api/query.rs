@@ -105,6 +105,53 @@ async fn bad_parameters_are_400_naming_the_parameter() {
 }
 
 #[tokio::test]
+async fn cursors_are_48_hex_digits_and_any_such_cursor_is_a_position() {
+    let app = spawn().await;
+    seed(&app).await;
+    let (status, first) = app.query("/v1/events?limit=10").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("more pages");
+    assert_eq!(cursor.len(), 48, "{cursor}");
+    assert!(
+        cursor
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{cursor}"
+    );
+    // The document's pattern for `cursor`: every string of that shape is a keyset position.
+    let (status, from_start) = app
+        .query(&format!("/v1/events?cursor={}", "0".repeat(48)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{from_start}");
+    assert_eq!(from_start["events"].as_array().expect("events").len(), 25);
+    let (status, past_the_end) = app
+        .query(&format!("/v1/events?cursor={}", "7f".repeat(24)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{past_the_end}");
+    assert_eq!(past_the_end["events"], json!([]));
+    for garbage in ["F".repeat(48), "0".repeat(47), "0".repeat(49)] {
+        let (status, _) = app.query(&format!("/v1/events?cursor={garbage}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{garbage}");
+    }
+}
+
+#[tokio::test]
+async fn time_filters_take_only_the_documented_forms() {
+    let app = spawn().await;
+    for (value, expected) in [
+        ("2021-01-01t09:00:00z", StatusCode::OK),
+        ("2021-01-01T11:00:00%2002:00", StatusCode::OK),
+        ("2021-01-01x09:00:00Z", StatusCode::BAD_REQUEST),
+        ("%2B2021-01-01%2009:00:00", StatusCode::BAD_REQUEST),
+        ("2016-12-31T23:59:60Z", StatusCode::BAD_REQUEST),
+        ("0000-06-01T00:30:00%2B01:00", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, body) = app.query(&format!("/v1/errors?from={value}")).await;
+        assert_eq!(status, expected, "{value}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn sql_looking_parameters_are_just_values() {
     let app = spawn().await;
     seed(&app).await;

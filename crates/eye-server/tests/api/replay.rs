@@ -149,3 +149,38 @@ async fn replay_checks_its_body_and_scope() {
         .expect("send");
     expect_error(response, StatusCode::FORBIDDEN, "forbidden").await;
 }
+
+#[tokio::test]
+async fn replay_filters_follow_the_rules_of_get_errors_in_an_object() {
+    let app = spawn().await;
+    for body in [
+        json!({"code": ""}),
+        json!({"app": "a\tb"}),
+        json!({"category": "x".repeat(129)}),
+        json!({"name": "a\u{85}"}),
+        json!({"from": "2021-01-01x00:00:00Z"}),
+        json!({"to": "2016-12-31T23:59:60Z"}),
+        json!([null, null]),
+        json!(null),
+    ] {
+        let response = app
+            .request(Method::POST, "/v1/errors/replay", Some(&app.admin_key))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+    }
+    let outcome = replay(
+        &app,
+        json!({"code": "schema_violation", "app": "shop", "from": "2021-01-01t00:00:00z", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(outcome["matched"], 0);
+    let response = app
+        .request(Method::POST, "/v1/errors/replay", Some(&app.admin_key))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK, "no body: no filters");
+}

@@ -163,6 +163,35 @@ async fn schemas_that_do_not_compile_are_refused() {
 }
 
 #[tokio::test]
+async fn try_it_takes_an_object_with_any_schema_and_any_event() {
+    let app = spawn().await;
+    let try_it = |body: Value| {
+        app.request(Method::POST, "/v1/schemas/validate", Some(&app.admin_key))
+            .json(&body)
+            .send()
+    };
+    let (status, verdict) = json_of(
+        try_it(json!({"schema": false, "event": pageview("s", "2021-01-01 09:15:27")}))
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{verdict}");
+    assert_eq!(verdict["error"]["code"], "schema_violation");
+    let (status, verdict) = json_of(
+        try_it(json!({"schema": true, "event": [1]}))
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{verdict}");
+    assert_eq!(verdict["error"]["code"], "invalid_event");
+    // serde would read the struct from an array of its fields; the document says object.
+    let response = try_it(json!([{}, {}])).await.expect("send");
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+}
+
+#[tokio::test]
 async fn the_shipped_schema_directory_loads_at_start_up() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
     let app = spawn_with(|config| config.schemas = Some(dir)).await;

@@ -4,22 +4,28 @@
 
 pub mod services;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 pub const EYE: &str = env!("CARGO_BIN_EXE_eye");
 
+/// Runs `eye` with `args` to its end; fails the test when it has not finished within a
+/// minute.
 pub fn eye(args: &[&str]) -> Output {
-    Command::new(EYE)
+    let child = Command::new(EYE)
         .args(args)
         .env_remove("EYE_CONFIG")
-        .output()
-        .expect("run eye")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run eye");
+    output_within(child, Duration::from_secs(60), &format!("eye {args:?}"))
 }
 
 /// What a finished `eye` command printed, and its exit code.
@@ -58,27 +64,54 @@ pub fn finish(mut command: Command, stdin: Option<&str>) -> Run {
         .spawn()
         .expect("spawn eye");
     if let Some(input) = stdin {
-        child
+        let written = child
             .stdin
             .take()
             .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
+            .write_all(input.as_bytes());
+        // A command that refuses its arguments exits without reading its input: what it
+        // printed and its exit code are what the test looks at.
+        if let Err(error) = written
+            && error.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            panic!("write stdin: {error}");
+        }
     }
     drop(child.stdin.take());
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    let output = finished
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("{command:?} did not finish within a minute"))
-        .expect("wait for eye");
+    let output = output_within(child, Duration::from_secs(60), &format!("{command:?}"));
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Waits for `child` to exit and returns what it printed (through the pipes it was given);
+/// kills it and fails the test, showing what it printed, when it has not exited within
+/// `limit`.
+pub fn output_within(child: Child, limit: Duration, what: &str) -> Output {
+    let pid = child.id();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    if let Ok(output) = finished.recv_timeout(limit) {
+        return output.expect("wait for the process");
+    }
+    kill(pid, 9);
+    let printed = finished
+        .recv_timeout(Duration::from_secs(10))
+        .ok()
+        .and_then(Result::ok)
+        .map(|output| {
+            format!(
+                "stdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+        .unwrap_or_default();
+    panic!("{what} did not finish within {limit:?}; killed.\n{printed}");
 }
 
 /// Every line of `text` as JSON; fails the test on a line that is not.
@@ -111,14 +144,108 @@ pub fn create_key(dir: &Path, app: &str, scope: &str) -> String {
         .to_owned()
 }
 
+/// A process's standard error, kept line by line as it comes, to wait on.
+pub struct Log {
+    state: Mutex<LogState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct LogState {
+    text: String,
+    /// The stream ended: the process exited (or closed it).
+    closed: bool,
+}
+
+impl Log {
+    /// Reads `stream` on a thread of its own until it ends.
+    pub fn collect(stream: impl Read + Send + 'static) -> Arc<Log> {
+        let log = Arc::new(Log {
+            state: Mutex::new(LogState::default()),
+            changed: Condvar::new(),
+        });
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut state = sink.state();
+                state.text.push_str(&line);
+                state.text.push('\n');
+                sink.changed.notify_all();
+            }
+            sink.state().closed = true;
+            sink.changed.notify_all();
+        });
+        log
+    }
+
+    fn state(&self) -> MutexGuard<'_, LogState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        self.state().text.clone()
+    }
+
+    /// The first answer of `find` for a line, waiting for more lines as they come; `None`
+    /// when the stream ends without one. Fails the test when neither happened within
+    /// `limit`.
+    pub fn wait_for<T>(&self, limit: Duration, find: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + limit;
+        let mut state = self.state();
+        loop {
+            if let Some(found) = state.text.lines().find_map(&find) {
+                return Some(found);
+            }
+            if state.closed {
+                return None;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "nothing expected was logged within {limit:?}:\n{}",
+                state.text
+            );
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// The whole log once the stream has ended; fails the test when it has not within
+    /// `limit`.
+    pub fn complete(&self, limit: Duration) -> String {
+        self.wait_for(limit, |_| None::<()>);
+        self.text()
+    }
+}
+
+/// The address in a `listening` line (`... listening addr=127.0.0.1:1234 ...`).
+pub fn listening_addr(line: &str) -> Option<String> {
+    if !line.contains("listening") {
+        return None;
+    }
+    let addr = line.split("addr=").nth(1)?.split_whitespace().next()?;
+    Some(addr.to_owned())
+}
+
 pub struct Server {
     pub child: Child,
     pub base: String,
+    pub log: Arc<Log>,
 }
 
 impl Server {
     /// Starts `eye serve` on a free port and waits for the address it logs.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with(dir, extra, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables (`RUST_LOG` is `info`
+    /// unless they say otherwise).
+    pub fn start_with(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(EYE)
             .args([
                 "serve",
@@ -128,43 +255,67 @@ impl Server {
                 dir.to_str().expect("utf-8"),
             ])
             .args(extra)
+            .env_remove("EYE_CONFIG")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn eye serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let (found, address) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line
-                    .split("addr=")
-                    .nth(1)
-                    .filter(|_| line.contains("listening"))
-                {
-                    let _ = found.send(
-                        addr.split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned(),
-                    );
-                }
-            }
-        });
-        let addr = address
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server logged its address");
+        let log = Log::collect(child.stderr.take().expect("stderr"));
+        let Some(addr) = log.wait_for(Duration::from_secs(30), listening_addr) else {
+            panic!("eye serve exited without listening:\n{}", log.text());
+        };
         Server {
             child,
             base: format!("http://{addr}"),
+            log,
         }
     }
 
+    /// The first log line holding every one of `parts`, waiting for it up to `limit`.
+    pub fn wait_for_line(&self, parts: &[&str], limit: Duration) -> String {
+        self.log
+            .wait_for(limit, |line| {
+                parts
+                    .iter()
+                    .all(|part| line.contains(part))
+                    .then(|| line.to_owned())
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "eye serve exited without logging {parts:?}:\n{}",
+                    self.log.text()
+                )
+            })
+    }
+
     pub fn signal(&self, signal: i32) {
-        let pid = self.child.id() as i32;
-        // SAFETY-free: libc::kill has no memory effects; it only sends a signal.
-        let result = unsafe_free_kill(pid, signal);
-        assert_eq!(result, 0, "kill failed");
+        assert!(kill(self.child.id(), signal), "kill failed");
+    }
+
+    /// Waits for the server to exit; fails the test when it has not within `limit`.
+    pub fn exit_within(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "eye serve did not exit within {limit:?}:\n{}",
+                self.log.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the exit status and the whole log; fails the test when the server has
+    /// not exited within half a minute.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        self.signal(15);
+        let status = self.exit_within(Duration::from_secs(30));
+        (status, self.log.complete(Duration::from_secs(10)))
     }
 }
 
@@ -175,11 +326,12 @@ impl Drop for Server {
     }
 }
 
-fn unsafe_free_kill(pid: i32, signal: i32) -> i32 {
+/// Sends `signal` to process `pid` with kill(1): no `unsafe` needed.
+fn kill(pid: u32, signal: i32) -> bool {
     Command::new("kill")
         .args([format!("-{signal}"), pid.to_string()])
         .status()
-        .map_or(-1, |status| if status.success() { 0 } else { -1 })
+        .is_ok_and(|status| status.success())
 }
 
 pub async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> (u16, Value) {
@@ -223,12 +375,18 @@ pub async fn stored_events(client: &reqwest::Client, base: &str, key: &str) -> V
     }
 }
 
-/// Every stored `event_id`, following pagination.
+/// Every stored `event_id`, following pagination; fails the test on an event stored
+/// without one (the callers send an `event_id` with every event).
 pub async fn stored_event_ids(client: &reqwest::Client, base: &str, key: &str) -> Vec<String> {
     let events = stored_events(client, base, key).await;
     events
         .iter()
-        .map(|e| e["event_id"].as_str().unwrap_or_default().to_owned())
+        .map(|e| {
+            e["event_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("stored without its event_id: {e}"))
+                .to_owned()
+        })
         .collect()
 }
 

@@ -1,6 +1,9 @@
 //! PostgreSQL and NATS for process tests: an isolated schema and stream per test, removed
 //! afterwards, and a TCP proxy that can cut a service off and bring it back.
 
+#[path = "../../../eye-server/src/testing/services.rs"]
+mod shared;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,21 +11,33 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-pub fn postgres_base() -> String {
-    std::env::var("EYE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+// Each test binary uses its own part of these.
+#[allow(unused_imports)]
+pub use shared::{nats_reachable, nats_url, postgres_url, skipped, unique_name, unreachable};
+
+/// The `host:port` of [`postgres_url`] as written there.
+fn postgres_host_port() -> String {
+    let url = postgres_url();
+    let authority = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .unwrap_or_else(|| panic!("no host in {url}"));
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    assert!(
+        host_port.contains(':'),
+        "{url} names no port: write host:port so that a proxy can stand in for it"
+    );
+    host_port.to_owned()
 }
 
-pub fn nats_url() -> String {
-    std::env::var("EYE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
-/// Under `CI=true` a missing service fails the test; elsewhere it is skipped, loudly.
-pub fn unreachable(service: &str, error: &dyn std::fmt::Display) {
-    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("{service} is required under CI=true but unreachable: {error}");
-    }
-    eprintln!("SKIPPED: {service} unreachable ({error}); start it to run this test");
+/// Where [`postgres_url`] points, for a [`Proxy`] in front of it.
+pub fn postgres_addr() -> SocketAddr {
+    let host_port = postgres_host_port();
+    std::net::ToSocketAddrs::to_socket_addrs(&host_port)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .unwrap_or_else(|| panic!("{host_port} does not resolve"))
 }
 
 /// A PostgreSQL schema of the test's own; dropped on drop.
@@ -32,8 +47,8 @@ pub struct Schema {
 
 impl Schema {
     pub async fn create() -> Option<Schema> {
-        let name = format!("eye_it_{}", uuid::Uuid::now_v7().simple());
-        match tokio_postgres::connect(&postgres_base(), tokio_postgres::NoTls).await {
+        let name = unique_name("eye_it");
+        match tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls).await {
             Ok((client, connection)) => {
                 tokio::spawn(connection);
                 client
@@ -49,11 +64,12 @@ impl Schema {
         }
     }
 
-    /// The store URL for this schema, through `host_port` when given (a proxy).
-    pub fn url(&self, host_port: Option<SocketAddr>) -> String {
-        let base = postgres_base();
-        let base = match host_port {
-            Some(addr) => base.replace("127.0.0.1:5432", &addr.to_string()),
+    /// The store URL for this schema, through `proxy` when given (a [`Proxy`] started on
+    /// [`postgres_addr`]).
+    pub fn url(&self, proxy: Option<SocketAddr>) -> String {
+        let base = postgres_url();
+        let base = match proxy {
+            Some(proxy) => base.replacen(&postgres_host_port(), &proxy.to_string(), 1),
             None => base,
         };
         let separator = if base.contains('?') { '&' } else { '?' };
@@ -71,7 +87,7 @@ impl Drop for Schema {
                 .expect("runtime");
             runtime.block_on(async move {
                 if let Ok((client, connection)) =
-                    tokio_postgres::connect(&postgres_base(), tokio_postgres::NoTls).await
+                    tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls).await
                 {
                     tokio::spawn(connection);
                     let _ = client
@@ -92,26 +108,12 @@ pub struct Stream {
 
 impl Stream {
     pub async fn reserve() -> Option<Stream> {
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(3),
-            async_nats::connect(nats_url().as_str()),
-        )
-        .await
-        {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => {
-                unreachable("NATS", &error);
-                return None;
-            }
-            Err(error) => {
-                unreachable("NATS", &error);
-                return None;
-            }
+        if !nats_reachable().await {
+            return None;
         }
-        let id = uuid::Uuid::now_v7().simple().to_string();
         Some(Stream {
-            name: format!("EYE_IT_{id}"),
-            consumer: format!("workers_{id}"),
+            name: unique_name("EYE_IT"),
+            consumer: unique_name("workers"),
         })
     }
 }

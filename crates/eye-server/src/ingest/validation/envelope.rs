@@ -233,7 +233,7 @@ fn check_timestamp(
     received_at: Micros,
     rules: &Rules,
 ) -> Result<Micros, (RejectCode, String)> {
-    let Some(parsed) = timestamp::parse(text) else {
+    let Some(at) = super::parse_timestamp(text) else {
         return Err((
             RejectCode::InvalidTimestamp,
             format!(
@@ -242,7 +242,6 @@ fn check_timestamp(
             ),
         ));
     };
-    let at = timestamp::to_micros(parsed);
     let tolerance = rules.future_tolerance.as_micros() as i64;
     if at > received_at.saturating_add(tolerance) {
         return Err((

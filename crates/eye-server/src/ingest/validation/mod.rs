@@ -5,9 +5,11 @@
 
 mod envelope;
 mod schemas;
+mod timestamps;
 
 pub use envelope::{MAX_EVENT_ID_CHARS, MAX_NAME_CHARS, check_identifier};
 pub use schemas::{CompiledSchema, SchemaError, SchemaRegistry, compile_schema};
+pub use timestamps::{parse_query_timestamp, parse_timestamp};
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! (store, acknowledge and read at once) and lingering, every message is stored exactly once
 //! and acknowledged, also when shutdown comes with a batch already read.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,29 @@ use crate::model::{EventRecord, QueueMessage};
 use crate::queue::{LogQueue, Queue};
 use crate::store::tests::{Harness, postgres_harness};
 use crate::store::{ErrorQuery, EventQuery, SqliteStore, Store};
+use crate::testing::RefusingStore;
+
+/// Longer than any wait here should take; each ends as soon as its condition holds.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Asks `probe` until it answers; fails the test when it has not after [`DEADLINE`].
+async fn wait_for<T, F, R>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> R,
+    R: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(answer) = probe().await {
+            return answer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 fn event(session: &str, data: &str) -> EventRecord {
     EventRecord {
@@ -30,18 +54,17 @@ fn event(session: &str, data: &str) -> EventRecord {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_message_is_quarantined_and_its_batch_stored() {
-    // PostgreSQL refuses what SQLite would take: JSONB cannot hold the character U+0000
-    // (ingest refuses it, so only a message from elsewhere can carry it).
-    let Some(harness) = postgres_harness().await else {
-        return;
-    };
-    let store = harness.store();
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Runs a worker over `store` until the batch of `poison` and `good` is acknowledged; then
+/// `good` must be stored and `poison` kept as `processing_failed` after `MAX_ATTEMPTS`.
+async fn quarantines_the_refused_message_and_stores_the_rest(
+    store: Arc<dyn Store>,
+    poison: EventRecord,
+    good: EventRecord,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let queue: Arc<dyn Queue> = Arc::new(LogQueue::open(dir.path(), 100).expect("queue"));
-    let poison = event("s-bad", r#"{"a":"\u0000"}"#);
-    let good = event("s-good", "{}");
     let messages = vec![
         QueueMessage::Event(poison.clone()),
         QueueMessage::Event(good.clone()),
@@ -54,23 +77,16 @@ async fn a_refused_message_is_quarantined_and_its_batch_stored() {
         store: Arc::clone(&store),
         batch_size: 10,
         linger: Duration::ZERO,
-        max_attempts: 3,
+        max_attempts: MAX_ATTEMPTS,
         live: None,
     };
     let running = tokio::spawn(worker.run(stop.clone()));
-    for _ in 0..200 {
-        if queue.depth().await.expect("depth") == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for("the poison message must not block the queue", || async {
+        (queue.depth().await.expect("depth") == 0).then_some(())
+    })
+    .await;
     stop.cancel();
     running.await.expect("worker");
-    assert_eq!(
-        queue.depth().await.expect("depth"),
-        0,
-        "the poison message must not block the queue"
-    );
 
     let stored = store
         .events(EventQuery {
@@ -93,12 +109,49 @@ async fn a_refused_message_is_quarantined_and_its_batch_stored() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code, "processing_failed");
     assert_eq!(errors[0].id, poison.id);
-    assert_eq!(errors[0].session_id.as_deref(), Some("s-bad"));
+    assert_eq!(
+        errors[0].session_id.as_deref(),
+        Some(poison.session_id.as_str())
+    );
     assert!(
-        errors[0].message.contains("3 times"),
+        errors[0].message.contains(&format!("{MAX_ATTEMPTS} times")),
         "{}",
         errors[0].message
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_message_is_quarantined_and_its_batch_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("store"));
+    let (poison, good) = (event("s-bad", "{}"), event("s-good", "{}"));
+    let refusing = Arc::new(RefusingStore::new(sqlite, [poison.id]));
+    quarantines_the_refused_message_and_stores_the_rest(
+        Arc::clone(&refusing) as Arc<dyn Store>,
+        poison,
+        good,
+    )
+    .await;
+    assert_eq!(
+        refusing.refusals(),
+        1 + MAX_ATTEMPTS,
+        "refused in its batch once, then alone `max_attempts` times"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_postgres_refuses_is_quarantined_and_its_batch_stored() {
+    // PostgreSQL refuses what SQLite would take: JSONB cannot hold the character U+0000
+    // (ingest refuses it, so only a message from elsewhere can carry it).
+    let Some(harness) = postgres_harness().await else {
+        return;
+    };
+    quarantines_the_refused_message_and_stores_the_rest(
+        harness.store(),
+        event("s-bad", r#"{"a":"\u0000"}"#),
+        event("s-good", "{}"),
+    )
+    .await;
 }
 
 const SESSIONS: usize = 7;
@@ -171,12 +224,11 @@ async fn overlapping_lingering_batches_store_everything_once() {
         embedded.publish(chunk).await;
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
-    for _ in 0..400 {
-        if embedded.queue.depth().await.expect("depth") == 0 && embedded.stored().await == 2345 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for("every event stored and acknowledged", || async {
+        let acknowledged = embedded.queue.depth().await.expect("depth") == 0;
+        (acknowledged && embedded.stored().await == 2345).then_some(())
+    })
+    .await;
     stop.cancel();
     running.await.expect("worker");
     assert_eq!(embedded.stored().await, 2345);
@@ -195,10 +247,15 @@ async fn shutdown_stores_and_acknowledges_what_was_already_read() {
     );
     // Shut down while batches are in flight: the drain finishes them (3,000 events take far
     // less than its five seconds).
-    while embedded.stored().await == 0 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let stored_at_shutdown = wait_for("a first batch stored", || async {
+        Some(embedded.stored().await).filter(|stored| *stored > 0)
+    })
+    .await;
     stop.cancel();
+    assert!(
+        stored_at_shutdown < 3000,
+        "everything was stored before the shutdown: nothing was left to drain"
+    );
     running.await.expect("worker");
     assert_eq!(embedded.stored().await, 3000);
     assert_eq!(

@@ -405,7 +405,6 @@ fn decode(records: Vec<(u64, Vec<u8>)>) -> Vec<Delivery> {
             Ok(message) => Some(Delivery {
                 token: seq,
                 message,
-                attempts: 1,
             }),
             Err(error) => {
                 tracing::error!(seq, %error, "skipping an undecodable queue message");

@@ -1,0 +1,266 @@
+//! Named schemas of the OpenAPI document for values whose rules go beyond their JSON type:
+//! identifiers, timestamps, event data, JSON Schemas, scopes and the shapes of an ingest
+//! body. Each says exactly what the server accepts; the server's tests hold it to that.
+
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOf, Array, Object, OneOf, Schema, SchemaType, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::Event;
+
+/// Longest session id, category, name, application or error code, in characters.
+pub const MAX_IDENTIFIER_CHARS: usize = 128;
+/// Longest `event_id`, in characters.
+pub const MAX_EVENT_ID_CHARS: usize = 64;
+/// Most events in one request body by default (the server's `max_batch_events`).
+pub const DEFAULT_MAX_BATCH_EVENTS: usize = 1000;
+
+/// No control character (Unicode category Cc: U+0000-U+001F and U+007F-U+009F).
+pub const NO_CONTROL_CHARACTERS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+/// No NUL character.
+pub const NO_NUL: &str = r"^[^\x00]*$";
+
+/// The timestamp forms of a JSON body.
+pub fn timestamp_pattern() -> String {
+    timestamp_forms("+-")
+}
+
+/// The timestamp forms of a query string, where a `+` sent unencoded arrives as a space.
+pub fn query_timestamp_pattern() -> String {
+    timestamp_forms("+ -")
+}
+
+/// The timestamp forms, `signs` being the characters that may start an offset.
+fn timestamp_forms(signs: &str) -> String {
+    // A month and a day that exist in every year: 29 and 30 outside February, 31 in the long
+    // months.
+    let month_day = "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])\
+                     |(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)";
+    // Years 0001-9998, with 29 February in their leap years (every fourth; centuries only
+    // every fourth), at any offset.
+    let year = "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}\
+                |99[0-8][0-9]|999[0-8])";
+    let leap_year =
+        "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)";
+    let date = format!("(?:{year}-{month_day}|{leap_year}-02-29)");
+    let offset = format!("(?:[Zz]|[{signs}](?:[01][0-9]|2[0-3]):[0-5][0-9])");
+    // Years 0000 (a leap year) and 9999 in UTC only: an offset could move the instant out
+    // of the years a timestamp is printed in.
+    let edge_date = format!("(?:0000-(?:{month_day}|02-29)|9999-{month_day})");
+    let utc = format!("(?:[Zz]|[{signs}]00:00)");
+    // A time (no leap second) with 0-9 fractional digits, then the offset: optional after
+    // `T` or a space (none: UTC), required after `t`.
+    let time = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?";
+    let form =
+        |date: &str, offset: &str| format!("{date}(?:[T ]{time}(?:{offset})?|t{time}{offset})");
+    format!("^(?:{}|{})$", form(&date, &offset), form(&edge_date, &utc))
+}
+
+const EVENT_ID_DESCRIPTION: &str = "The client's idempotency key: 1 to 64 characters, none of them a control character. Two events of one application with the same `event_id` are stored once";
+
+const EVENT_DATA_DESCRIPTION: &str = "A JSON object (may be `{}`) with no NUL (`\\u0000`) in any string or key, at most `max_event_data_bytes` (32 KiB by default) serialized. Judged by the JSON Schema in force for the event's type, if it has one";
+
+const JSON_SCHEMA_DESCRIPTION: &str = "A JSON Schema: an object, or `true` (anything) or `false` (nothing). Draft 2020-12 unless `$schema` names another; it must compile, and `$ref`s must resolve inside the document";
+
+const TIMESTAMP_DESCRIPTION: &str = "RFC 3339 (`2021-01-01T09:15:27.243860Z`, `2021-01-01T11:15:27+02:00`; `T`, `t` or a space between date and time) or naive `2021-01-01 09:15:27.243860` / `2021-01-01T09:15:27.243860`, read as UTC; 0-9 fractional digits; no leap second; in years 0000 and 9999 only in UTC (`Z`, `+00:00` or naive).";
+
+fn string(pattern: &str, description: &str) -> Object {
+    Object::builder()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .build()
+}
+
+fn reference<T: ToSchema>() -> RefOr<Schema> {
+    Ref::from_schema_name(T::name()).into()
+}
+
+/// A session id, category, name, application or error code.
+pub struct Identifier;
+
+impl PartialSchema for Identifier {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_IDENTIFIER_CHARS))
+            .pattern(Some(NO_CONTROL_CHARACTERS))
+            .description(Some(
+                "1 to 128 characters, none of them a control character",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Identifier {}
+
+/// The client's idempotency key of an event.
+pub struct EventId;
+
+impl PartialSchema for EventId {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_EVENT_ID_CHARS))
+            .pattern(Some(NO_CONTROL_CHARACTERS))
+            .description(Some(EVENT_ID_DESCRIPTION))
+            .into()
+    }
+}
+
+impl ToSchema for EventId {}
+
+/// A timestamp in a JSON body.
+pub struct Timestamp;
+
+impl PartialSchema for Timestamp {
+    fn schema() -> RefOr<Schema> {
+        string(&timestamp_pattern(), TIMESTAMP_DESCRIPTION).into()
+    }
+}
+
+impl ToSchema for Timestamp {}
+
+/// A timestamp in a query string.
+pub struct QueryTimestamp;
+
+impl PartialSchema for QueryTimestamp {
+    fn schema() -> RefOr<Schema> {
+        let description = format!(
+            "{TIMESTAMP_DESCRIPTION} A `+` of an offset sent unencoded arrives as a space, read as `+`."
+        );
+        string(&query_timestamp_pattern(), &description).into()
+    }
+}
+
+impl ToSchema for QueryTimestamp {}
+
+/// Any JSON value whose strings, keys included, hold no NUL.
+pub struct JsonWithoutNul;
+
+impl PartialSchema for JsonWithoutNul {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(Schema::from(
+            AnyOf::builder()
+                .item(Object::with_type(SchemaType::from_iter([
+                    Type::Null,
+                    Type::Boolean,
+                    Type::Number,
+                ])))
+                .item(string(NO_NUL, "No NUL (`\\u0000`)"))
+                .item(Array::new(reference::<JsonWithoutNul>()))
+                .item(object_without_nul())
+                .build(),
+        ))
+    }
+}
+
+impl ToSchema for JsonWithoutNul {}
+
+fn object_without_nul() -> Object {
+    Object::builder()
+        .schema_type(Type::Object)
+        .property_names(Some(string(NO_NUL, "No NUL (`\\u0000`)")))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            reference::<JsonWithoutNul>(),
+        )))
+        .build()
+}
+
+/// The `data` of an event.
+pub struct EventData;
+
+impl PartialSchema for EventData {
+    fn schema() -> RefOr<Schema> {
+        let mut data = object_without_nul();
+        data.description = Some(EVENT_DATA_DESCRIPTION.to_owned());
+        data.into()
+    }
+}
+
+impl ToSchema for EventData {}
+
+/// A JSON Schema document.
+pub struct JsonSchema;
+
+impl PartialSchema for JsonSchema {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(SchemaType::from_iter([Type::Object, Type::Boolean]))
+            .description(Some(JSON_SCHEMA_DESCRIPTION))
+            .into()
+    }
+}
+
+impl ToSchema for JsonSchema {}
+
+/// A scope of an API key.
+pub struct Scope;
+
+impl PartialSchema for Scope {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(Type::String)
+            .enum_values(Some(["ingest", "query", "admin"]))
+            .into()
+    }
+}
+
+impl ToSchema for Scope {}
+
+/// One or more events, as `POST /v1/events` takes them.
+pub struct EventArray;
+
+impl PartialSchema for EventArray {
+    fn schema() -> RefOr<Schema> {
+        Array::builder()
+            .items(reference::<Event>())
+            .min_items(Some(1))
+            .max_items(Some(DEFAULT_MAX_BATCH_EVENTS))
+            .description(Some(
+                "1 to `max_batch_events` (1,000 by default) events; each is judged on its own",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for EventArray {}
+
+/// `{"events": [...]}`.
+pub struct EventBatch;
+
+impl PartialSchema for EventBatch {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .property("events", reference::<EventArray>())
+            .required("events")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl ToSchema for EventBatch {}
+
+/// The body of `POST /v1/events`: one of three shapes.
+pub struct IngestRequest;
+
+impl PartialSchema for IngestRequest {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(Schema::from(
+            OneOf::builder()
+                .item(reference::<Event>())
+                .item(reference::<EventArray>())
+                .item(reference::<EventBatch>())
+                .description(Some(
+                    "One event object, an array of events, or `{\"events\": [...]}`",
+                ))
+                .build(),
+        ))
+    }
+}
+
+impl ToSchema for IngestRequest {}

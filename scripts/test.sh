@@ -97,7 +97,7 @@ echo "== web console (headless chromium)"
 EYE_BIN="$CARGO_TARGET_DIR/debug/eye" npm test --silent --prefix console-tests
 
 echo "== contract: schemathesis against /openapi.json of a live server"
-EYE_BIN="$CARGO_TARGET_DIR/debug/eye" EYE_PY_VENV="$VENV" scripts/contract.sh 30
+EYE_BIN="$CARGO_TARGET_DIR/debug/eye" EYE_PY_VENV="$VENV" scripts/contract.sh 40
 
 echo "== fuzzing (10 s per target; a full campaign is scripts/fuzz.sh 600)"
 if [[ "${EYE_SKIP_FUZZ:-}" == 1 ]]; then

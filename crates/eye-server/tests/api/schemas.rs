@@ -260,3 +260,21 @@ async fn schema_errors_name_the_keyword_path_and_what_is_allowed() {
         }
     }
 }
+
+/// A shipped schema file sent whole to `PUT` would be a schema that lets every event
+/// through: it is refused, with what to send instead.
+#[tokio::test]
+async fn a_schema_file_sent_as_a_schema_is_refused() {
+    let app = spawn().await;
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/page-interaction.cta-click.json"
+    );
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("shipped file")).expect("json");
+    let (status, body) = put(&app, CTA, &file).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_schema");
+    let (status, _) = put(&app, CTA, &file["schema"]).await;
+    assert_eq!(status, StatusCode::CREATED);
+}

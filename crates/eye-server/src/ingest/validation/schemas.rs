@@ -65,6 +65,20 @@ pub fn compile_schema(schema: &Value) -> Result<Validator, SchemaError> {
             "a JSON Schema must be a JSON object or a boolean".into(),
         ));
     }
+    if let Some(fields) = schema.as_object()
+        && fields.len() == 3
+        && ["category", "name", "schema"]
+            .iter()
+            .all(|key| fields.contains_key(*key))
+    {
+        // A schema file's wrapper taken for a schema would accept every event: its three
+        // members are no keywords.
+        return Err(SchemaError(
+            "this is a schema file ({\"category\", \"name\", \"schema\"}), not a schema: \
+             send its \"schema\" member"
+                .into(),
+        ));
+    }
     jsonschema::options()
         .with_draft(Draft::Draft202012)
         .should_validate_formats(true)

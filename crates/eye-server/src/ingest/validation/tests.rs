@@ -308,3 +308,11 @@ fn a_wrong_type_names_the_keyword_path_and_the_allowed_values() {
         "{message}"
     );
 }
+
+#[test]
+fn a_schema_file_given_as_a_schema_is_refused() {
+    let file = serde_json::json!({"category": "c", "name": "n", "schema": {"type": "object"}});
+    let error = compile_schema(&file).expect_err("a wrapper").to_string();
+    assert!(error.contains("send its \"schema\" member"), "{error}");
+    assert!(compile_schema(&file["schema"]).is_ok());
+}

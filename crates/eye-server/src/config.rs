@@ -4,12 +4,16 @@
 //! default in its place. (Environment variables are read by name, so an unknown `EYE_*` is
 //! simply not read.)
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+
+use crate::model::timestamp::Micros;
+use crate::store::Cutoffs;
 
 /// Everything `eye serve` can be told. Every field has a default, so no file is needed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +99,28 @@ pub struct Config {
     /// A request (other than the live stream) must be answered within this many seconds
     /// (503 `request_timeout` otherwise).
     pub request_timeout_secs: u64,
+    /// Events are kept this many days after their timestamp, then deleted by the retention
+    /// sweep; an event already older at ingest is refused as `timestamp_too_old`. Unset:
+    /// kept forever.
+    pub retention_days: Option<u32>,
+    /// Error records are kept this many days after they were received. Unset: forever.
+    pub error_retention_days: Option<u32>,
+    /// Per-application overrides of both, a table keyed by application name
+    /// (`[app_retention.shop]` with `retention_days = 30`).
+    pub app_retention: BTreeMap<String, AppRetention>,
+    /// The retention sweep runs at start and then this often, in seconds.
+    pub retention_interval_secs: u64,
+    /// The secret of `hash` PII rules (at least 32 characters). Unset: one made at first
+    /// start and kept in the store, shared by every node of the deployment.
+    pub pii_secret: Option<String>,
+}
+
+/// One application's retention; a field left out falls back to the global setting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppRetention {
+    pub retention_days: Option<u32>,
+    pub error_retention_days: Option<u32>,
 }
 
 /// What an alert watches.
@@ -224,6 +250,11 @@ impl Default for Config {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             request_timeout_secs: 30,
+            retention_days: None,
+            error_retention_days: None,
+            app_retention: BTreeMap::new(),
+            retention_interval_secs: 3600,
+            pii_secret: None,
         }
     }
 }
@@ -267,7 +298,12 @@ impl Config {
         Ok(config)
     }
 
-    const ENV_KEYS: [&'static str; 33] = [
+    const ENV_KEYS: [&'static str; 38] = [
+        "retention_days",
+        "error_retention_days",
+        "app_retention",
+        "retention_interval_secs",
+        "pii_secret",
         "rate_limit_events_per_second",
         "rate_limit_burst_events",
         "max_connections",
@@ -335,6 +371,38 @@ impl Config {
             ("request_timeout_secs", self.request_timeout_secs),
         ] {
             anyhow::ensure!(secs > 0, "{name} must be positive");
+        }
+        anyhow::ensure!(
+            self.retention_interval_secs > 0,
+            "retention_interval_secs must be positive"
+        );
+        let global = [
+            ("retention_days".to_owned(), self.retention_days),
+            ("error_retention_days".to_owned(), self.error_retention_days),
+        ];
+        let per_app = self.app_retention.iter().flat_map(|(app, retention)| {
+            [
+                (
+                    format!("app_retention.{app}.retention_days"),
+                    retention.retention_days,
+                ),
+                (
+                    format!("app_retention.{app}.error_retention_days"),
+                    retention.error_retention_days,
+                ),
+            ]
+        });
+        for (name, days) in global.into_iter().chain(per_app) {
+            anyhow::ensure!(
+                days.is_none_or(|days| (1..=MAX_RETENTION_DAYS).contains(&days)),
+                "{name} must be between 1 and {MAX_RETENTION_DAYS} days (leave it out to keep forever)"
+            );
+        }
+        if let Some(secret) = &self.pii_secret {
+            anyhow::ensure!(
+                secret.len() >= 32,
+                "pii_secret must be at least 32 characters (or leave it out: one is made and kept in the store)"
+            );
         }
         for rule in &self.alerts {
             anyhow::ensure!(
@@ -409,6 +477,72 @@ impl Config {
     pub fn max_event_age(&self) -> Option<Duration> {
         self.max_event_age_secs.map(Duration::from_secs)
     }
+
+    /// How long `app`'s events are kept after their timestamp; `None`: forever.
+    pub fn event_retention(&self, app: &str) -> Option<Duration> {
+        self.app_retention
+            .get(app)
+            .and_then(|r| r.retention_days)
+            .or(self.retention_days)
+            .map(days)
+    }
+
+    /// How long `app`'s error records are kept after they were received; `None`: forever.
+    pub fn error_retention(&self, app: &str) -> Option<Duration> {
+        self.app_retention
+            .get(app)
+            .and_then(|r| r.error_retention_days)
+            .or(self.error_retention_days)
+            .map(days)
+    }
+
+    /// Where event expiry starts at `now`.
+    pub fn event_cutoffs(&self, now: Micros) -> Cutoffs {
+        self.cutoffs(
+            now,
+            |retention| retention.retention_days,
+            self.retention_days,
+        )
+    }
+
+    /// Where error-record expiry starts at `now`.
+    pub fn error_cutoffs(&self, now: Micros) -> Cutoffs {
+        self.cutoffs(
+            now,
+            |retention| retention.error_retention_days,
+            self.error_retention_days,
+        )
+    }
+
+    fn cutoffs(
+        &self,
+        now: Micros,
+        of_app: impl Fn(&AppRetention) -> Option<u32>,
+        default: Option<u32>,
+    ) -> Cutoffs {
+        let cutoff = |days_kept: Option<u32>| {
+            days_kept.map(|kept| now.saturating_sub(days(kept).as_micros() as Micros))
+        };
+        Cutoffs {
+            default: cutoff(default),
+            per_app: self
+                .app_retention
+                .iter()
+                .map(|(app, retention)| (app.clone(), cutoff(of_app(retention).or(default))))
+                .collect(),
+        }
+    }
+
+    pub fn retention_interval(&self) -> Duration {
+        Duration::from_secs(self.retention_interval_secs)
+    }
+}
+
+/// Retention is counted in days up to about 100 years.
+const MAX_RETENTION_DAYS: u32 = 36_500;
+
+fn days(count: u32) -> Duration {
+    Duration::from_secs(u64::from(count) * 86_400)
 }
 
 /// Figment's errors, in words: an unknown key is named with the file it is in and the

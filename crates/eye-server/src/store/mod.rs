@@ -4,12 +4,14 @@
 //! `event_id`), whatever the redeliveries or concurrency, and a session summary counts each
 //! stored event exactly once.
 
+pub mod lifecycle;
 mod postgres;
 mod schema_versions;
 mod select;
 mod session_fold;
 pub(crate) mod sqlite;
 
+pub use lifecycle::{Cutoffs, Erasure, ErasureRequest, ErasureStatus, StoreUsage, Suppression};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -94,11 +96,14 @@ pub struct ErrorCounts {
 }
 
 /// What one `write_batch` did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
     pub stored: u64,
     pub duplicates: u64,
     pub errors: u64,
+    /// Events and error records not stored because an erasure covers their session (one
+    /// not yet done, done after they were received, or one that suppresses the session).
+    pub erased: Vec<Uuid>,
 }
 
 const HOUR: i64 = 3_600_000_000;
@@ -250,6 +255,89 @@ pub trait Store: Send + Sync + 'static {
 
     /// A cheap round trip, for readiness.
     async fn check(&self) -> Result<(), StoreError>;
+
+    // Retention (see `lifecycle`). Each call is one short transaction, so ingest and
+    // queries never wait long behind a sweep; the sweep calls again until it gets 0.
+
+    /// Deletes up to `limit` expired events with their deduplication keys, and in the same
+    /// transaction corrects the summaries of their sessions (removing those left with no
+    /// event). PostgreSQL first drops whole monthly partitions that have wholly expired.
+    /// Returns how many events went.
+    async fn delete_expired_events(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let _ = (cutoffs, limit);
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+    /// Deletes up to `limit` error records received before their cut-off (the hourly counts
+    /// stay: they hold no personal data). Returns how many went.
+    async fn delete_expired_errors(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let _ = (cutoffs, limit);
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+    /// Bytes on disk, counts, and the oldest and newest event timestamps.
+    async fn usage(&self) -> Result<StoreUsage, StoreError> {
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+
+    // Erasure: a job recorded here, run by `pipeline::erasure` in steps.
+
+    /// Records a pending erasure (and, with `suppress`, its suppressions at once).
+    async fn create_erasure(
+        &self,
+        request: ErasureRequest,
+        at: Micros,
+    ) -> Result<Erasure, StoreError> {
+        let _ = (request, at);
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+    async fn erasure(&self, id: &str) -> Result<Option<Erasure>, StoreError> {
+        let _ = id;
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+    /// The most recent erasures first, at most `limit`.
+    async fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, StoreError> {
+        let _ = limit;
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+    /// The oldest erasure not yet done or failed (a `running` one left by a process that
+    /// stopped included), marked `running`.
+    async fn next_erasure(&self) -> Result<Option<Erasure>, StoreError> {
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+    /// Deletes up to `limit` rows of the erasure's sessions (events with their dedup keys,
+    /// error records, session summaries) in one transaction that also adds them to the
+    /// job's counts. Returns how many rows went; 0 when nothing is left.
+    async fn erase_step(&self, id: &str, limit: usize) -> Result<u64, StoreError> {
+        let _ = (id, limit);
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+    /// Marks the erasure `done` at `at` (or `failed` with `failure`).
+    async fn finish_erasure(
+        &self,
+        id: &str,
+        at: Micros,
+        failure: Option<String>,
+    ) -> Result<Erasure, StoreError> {
+        let _ = (id, at, failure);
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+    /// Every suppressed session, for ingest to drop their events.
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
+
+    /// The deployment's secret for `hash` PII rules: made at the first call and kept in the
+    /// store, so that every node of a deployment hashes alike.
+    async fn pii_secret(&self) -> Result<Vec<u8>, StoreError> {
+        Err(StoreError::Unavailable("not implemented yet".into()))
+    }
 }
 
 #[cfg(test)]

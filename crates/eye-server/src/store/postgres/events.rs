@@ -52,6 +52,7 @@ pub async fn write_batch(
         stored: stored.len() as u64,
         duplicates: (events.len() - stored.len()) as u64,
         errors: error_count,
+        erased: Vec::new(),
     })
 }
 

@@ -47,6 +47,7 @@ fuzz_target!(|input: &[u8]| {
         future_tolerance: Duration::from_secs(60),
         max_age: Some(Duration::from_secs(86_400 * 365)),
         reject_unknown_event_types: flag & 2 == 2,
+        retention: None,
     };
     let registry = registry();
     for event in &events {

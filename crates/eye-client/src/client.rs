@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use eye_types::{
-    ErrorPage, ErrorSummary, Event, EventPage, IngestResponse, ReplayRequest, ReplayResponse,
-    SessionPage,
+    ErasureInfo, ErasureList, ErasureRequest, ErrorPage, ErrorSummary, Event, EventPage,
+    IngestResponse, ReplayRequest, ReplayResponse, SessionPage, Usage,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -267,6 +267,38 @@ impl Client {
             .transport
             .get("/v1/errors/summary", &query)
             .await
+    }
+
+    /// `POST /v1/erasures` (admin key): forget every event and error record of these
+    /// sessions. The answer is the job, `pending`; follow it with [`Client::erasure`].
+    pub async fn request_erasure(
+        &self,
+        request: &ErasureRequest,
+    ) -> Result<ErasureInfo, ClientError> {
+        self.shared
+            .transport
+            .post_json("/v1/erasures", request)
+            .await
+    }
+
+    /// `GET /v1/erasures/{id}` (admin key): one erasure and its progress.
+    pub async fn erasure(&self, id: &str) -> Result<ErasureInfo, ClientError> {
+        let path = format!("/v1/erasures/{}", encode_segment(id));
+        self.shared.transport.get(&path, &[]).await
+    }
+
+    /// `GET /v1/erasures` (admin key): the most recent erasures, newest first.
+    pub async fn erasures(&self, limit: Option<usize>) -> Result<ErasureList, ClientError> {
+        let query: Vec<(&str, String)> = limit
+            .map(|limit| ("limit", limit.to_string()))
+            .into_iter()
+            .collect();
+        self.shared.transport.get("/v1/erasures", &query).await
+    }
+
+    /// `GET /v1/usage` (admin key): what the store and queue hold, and the retention in force.
+    pub async fn usage(&self) -> Result<Usage, ClientError> {
+        self.shared.transport.get("/v1/usage", &[]).await
     }
 }
 

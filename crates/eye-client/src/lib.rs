@@ -38,7 +38,10 @@ pub use blocking::BlockingClient;
 pub use builder::{ClientBuilder, OverflowPolicy, RetryNotice, check_url};
 pub use client::Client;
 pub use error::{ClientError, NetworkError, NetworkErrorKind, TrackError};
-pub use eye_types::{Event, EventError, IngestResponse, ReplayRequest, ReplayResponse};
+pub use eye_types::{
+    ErasureInfo, ErasureList, ErasureRequest, Event, EventError, IngestResponse, ReplayRequest,
+    ReplayResponse, Retention, Usage,
+};
 pub use live::{LiveFilter, LiveStream};
 pub use query::{ErrorFilter, EventFilter};
 pub use stats::Stats;

@@ -15,8 +15,11 @@ use crate::backends::{open_queue, open_store};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::ingest::catalog;
+use crate::ingest::pii::PiiKey;
 use crate::ingest::validation::{Rules, SchemaRegistry};
 use crate::ops::alerts::Alerts;
+use crate::pipeline::erasure::ErasureRunner;
+use crate::pipeline::retention::RetentionSweep;
 use crate::pipeline::worker::Worker;
 use http::RateLimiter;
 
@@ -46,7 +49,14 @@ impl Application {
         } else {
             None
         };
-        let schemas = Arc::new(SchemaRegistry::default());
+        let pii_secret = match &config.pii_secret {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => store
+                .pii_secret()
+                .await
+                .context("cannot read the PII secret from the store")?,
+        };
+        let schemas = Arc::new(SchemaRegistry::new(PiiKey::new(&pii_secret)));
         if let (Some(dir), Some(files)) = (&config.schemas, schema_files) {
             let report = catalog::load_files(files, store.as_ref(), &schemas).await?;
             tracing::info!(
@@ -67,6 +77,7 @@ impl Application {
             future_tolerance: config.future_tolerance(),
             max_age: config.max_event_age(),
             reject_unknown_event_types: config.reject_unknown_event_types,
+            retention: None,
         });
         let keys = Arc::new(KeyCache::new(config.key_cache()));
         let metrics = crate::ops::metrics::install();
@@ -86,6 +97,8 @@ impl Application {
             keys,
             metrics,
             live,
+            suppressions: Default::default(),
+            erasure_wakeup: Default::default(),
         };
         Ok(Application {
             listener,
@@ -129,6 +142,22 @@ impl Application {
             }
             _ => None,
         };
+        // Retention and erasures run where the worker runs: the nodes that write the store.
+        let housekeeping = state.config.role.runs_worker().then(|| {
+            let sweep = RetentionSweep {
+                store: Arc::clone(&state.store),
+                config: Arc::clone(&state.config),
+            };
+            let erasures = ErasureRunner {
+                store: Arc::clone(&state.store),
+                live: state.live.clone(),
+                wakeup: Arc::clone(&state.erasure_wakeup),
+            };
+            [
+                tokio::spawn(sweep.run(stop.clone())),
+                tokio::spawn(erasures.run(stop.clone())),
+            ]
+        });
         let worker = match (&state.queue, state.config.role.runs_worker()) {
             (Some(queue), true) => {
                 let worker = Worker {
@@ -151,6 +180,9 @@ impl Application {
             worker.await.context("the worker task failed")?;
         }
         let _ = refresher.await;
+        for task in housekeeping.into_iter().flatten() {
+            let _ = task.await;
+        }
         if let Some(alerts) = alerts {
             let _ = alerts.await;
         }
@@ -158,8 +190,9 @@ impl Application {
     }
 }
 
-/// Keeps this node's schemas in step with the store, so changes made through any node (or
-/// any other tool) apply everywhere within a second; and samples the queue depth.
+/// Keeps this node's schemas and suppressed sessions in step with the store, so changes made
+/// through any node (or any other tool) apply everywhere within a second; and samples the
+/// queue depth.
 async fn refresh_schemas(state: AppState, stop: CancellationToken) {
     loop {
         tokio::select! {
@@ -173,6 +206,14 @@ async fn refresh_schemas(state: AppState, stop: CancellationToken) {
             && let Ok(depth) = queue.depth().await
         {
             crate::ops::metrics::queue_depth(depth);
+        }
+        if state.config.role.serves_ingest() {
+            match state.store.suppressions().await {
+                Ok(all) => state.suppressions.replace(all),
+                Err(error) => {
+                    tracing::warn!(%error, "suppression refresh failed; keeping the ones known")
+                }
+            }
         }
     }
 }

@@ -750,7 +750,9 @@ mod tests {
         let defaults = serde_json::to_value(Config::default()).expect("serialize");
         for key in defaults.as_object().expect("an object").keys() {
             assert!(
-                text.contains(&format!("{key} = ")) || text.contains(&format!("[[{key}]]")),
+                text.contains(&format!("{key} = "))
+                    || text.contains(&format!("[[{key}]]"))
+                    || text.contains(&format!("[{key}.")),
                 "eye.example.toml does not list `{key}`"
             );
         }
@@ -769,6 +771,90 @@ mod tests {
             std::fs::write(&file, format!("queue = {queue:?}\n")).expect("write");
             let loaded = Config::load(Some(&file), Overrides::default());
             assert_eq!(loaded.is_ok(), loads, "queue = {queue:?}: {loaded:?}");
+        }
+    }
+
+    #[test]
+    fn retention_is_global_with_overrides_per_application() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eye.toml");
+        std::fs::write(
+            &file,
+            "retention_days = 30\nerror_retention_days = 7\n\
+             [app_retention.shop]\nretention_days = 90\n\
+             [app_retention.blog]\nerror_retention_days = 1\n",
+        )
+        .expect("write");
+        let config = Config::load(Some(&file), Overrides::default()).expect("loads");
+        let day = 86_400;
+        assert_eq!(
+            config.event_retention("shop"),
+            Some(Duration::from_secs(90 * day))
+        );
+        assert_eq!(
+            config.event_retention("blog"),
+            Some(Duration::from_secs(30 * day))
+        );
+        assert_eq!(
+            config.error_retention("shop"),
+            Some(Duration::from_secs(7 * day))
+        );
+        assert_eq!(
+            config.error_retention("blog"),
+            Some(Duration::from_secs(day))
+        );
+        let now: Micros = 1_000 * day as i64 * 1_000_000;
+        let cutoffs = config.event_cutoffs(now);
+        let days_ago = |days: i64| Some(now - days * day as i64 * 1_000_000);
+        assert_eq!(cutoffs.cutoff_for("other"), days_ago(30));
+        assert_eq!(cutoffs.cutoff_for("shop"), days_ago(90));
+        assert_eq!(cutoffs.cutoff_for("blog"), days_ago(30));
+        assert_eq!(cutoffs.all_expired_before(), days_ago(90));
+        assert_eq!(config.error_cutoffs(now).cutoff_for("blog"), days_ago(1));
+
+        let forever = Config::default();
+        assert_eq!(forever.event_retention("shop"), None);
+        assert!(!forever.event_cutoffs(now).any());
+        let one_app = Config {
+            app_retention: [(
+                "shop".to_owned(),
+                AppRetention {
+                    retention_days: Some(5),
+                    error_retention_days: None,
+                },
+            )]
+            .into(),
+            ..Config::default()
+        };
+        let cutoffs = one_app.event_cutoffs(now);
+        assert!(cutoffs.any());
+        assert_eq!(cutoffs.cutoff_for("other"), None);
+        assert_eq!(
+            cutoffs.all_expired_before(),
+            None,
+            "other applications keep theirs"
+        );
+    }
+
+    #[test]
+    fn retention_must_be_a_whole_number_of_days() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("eye.toml");
+        for (text, problem) in [
+            ("retention_days = 0\n", "retention_days must be between 1"),
+            (
+                "[app_retention.shop]\nerror_retention_days = 0\n",
+                "app_retention.shop.error_retention_days",
+            ),
+            ("[app_retention.shop]\nretention = 3\n", "retention"),
+            ("retention_interval_secs = 0\n", "retention_interval_secs"),
+            ("pii_secret = \"short\"\n", "pii_secret"),
+        ] {
+            std::fs::write(&file, text).expect("write");
+            let error = Config::load(Some(&file), Overrides::default())
+                .expect_err(text)
+                .to_string();
+            assert!(error.contains(problem), "{text}: {error}");
         }
     }
 

@@ -90,6 +90,7 @@ fn rules() -> Rules {
         future_tolerance: Duration::from_secs(60),
         max_age: None,
         reject_unknown_event_types: false,
+        retention: None,
     }
 }
 

@@ -7,6 +7,7 @@ mod admin;
 mod errors;
 mod events;
 mod ingest;
+mod lifecycle;
 #[cfg(feature = "openapi")]
 pub mod schema;
 
@@ -17,3 +18,4 @@ pub use errors::{
 };
 pub use events::{Event, EventPage, SessionPage, StoredEvent};
 pub use ingest::{EventError, EventResult, IngestResponse};
+pub use lifecycle::{ErasureInfo, ErasureList, ErasureRequest, Retention, Usage};

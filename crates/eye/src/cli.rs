@@ -50,6 +50,26 @@ pub enum Command {
     /// Follow new events as they are stored (Ctrl-C to stop), through the server's live
     /// stream, the one the console's Live page uses.
     Tail(TailArgs),
+    /// Forget sessions (a visitor's request to be forgotten): every event, error record and
+    /// session summary of them, on the server, with an admin key. Prints the erasure job.
+    Erase(crate::erase::EraseArgs),
+    /// List recent erasures (newest first), or show one by its id.
+    Erasures(crate::erase::ErasuresArgs),
+    /// What the store and queue hold (bytes, events, errors, oldest and newest event) and the
+    /// retention in force, with an admin key.
+    Usage(crate::erase::UsageArgs),
+    /// Copy the embedded store into one backup file, while the server runs.
+    ///
+    /// A consistent snapshot of everything the store keeps (events, sessions, errors, keys as
+    /// digests, schemas with their versions, erasures, settings); ingest goes on meanwhile.
+    /// Events still queued at that moment are not in it: the running server stores them.
+    /// With PostgreSQL, use its own tools (README, "Backup and restore").
+    Backup(crate::backup::BackupArgs),
+    /// Make a new data directory from a backup file, to serve with `eye serve --data-dir`.
+    ///
+    /// The copy must pass SQLite's integrity check; it is brought to this version's schema,
+    /// and the new directory's queue starts empty. The backup file is left as it was.
+    Restore(crate::backup::RestoreArgs),
 }
 
 /// A count of 1 or more.

@@ -1,7 +1,9 @@
 //! `eye`: the one binary. `eye serve` runs the service; the other commands administer it.
 
 mod admin_store;
+mod backup;
 mod cli;
+mod erase;
 mod healthcheck;
 mod keys;
 mod logging;
@@ -54,6 +56,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Sessions(args) => remote::sessions(args).await,
             Command::Errors(args) => remote::errors(args).await,
             Command::Tail(args) => remote::tail(args).await,
+            Command::Erase(args) => erase::erase(args).await,
+            Command::Erasures(args) => erase::erasures(args).await,
+            Command::Usage(args) => erase::usage(args).await,
+            Command::Backup(args) => backup::backup(args).await,
+            Command::Restore(args) => backup::restore(args).await,
         }
     })
 }

@@ -18,6 +18,8 @@ const MAX_KEY_CHARS: usize = 256;
 /// Who is calling: the application a live key belongs to.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The key's id (never its secret), to record who asked for something.
+    pub key_id: String,
     pub app: String,
     pub scopes: Vec<Scope>,
 }
@@ -87,6 +89,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
         return Err(ApiError::unauthorized("this API key has been revoked"));
     }
     Ok(Principal {
+        key_id: key.id,
         app: key.app,
         scopes: key.scopes,
     })

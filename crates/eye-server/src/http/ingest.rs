@@ -1,6 +1,8 @@
 //! `POST /v1/events`: validate every event, append accepted events and rejections to the
 //! queue in one durable publish, then answer with a verdict per event.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -13,7 +15,7 @@ use super::api_error::ApiError;
 use super::auth::{Authorized, IngestScope, Principal};
 use super::body::{Refusal, read_events};
 use crate::auth::keys;
-use crate::ingest::validation::{RejectCode, Rejection, validate_event};
+use crate::ingest::validation::{RejectCode, Rejection, Rules, validate_event};
 use crate::model::ids;
 use crate::model::timestamp::{Micros, now_micros};
 use crate::model::{ErrorEntry, QueueMessage, truncate_utf8};
@@ -57,8 +59,10 @@ pub async fn ingest(
     let mut messages = Vec::with_capacity(events.len());
     let mut results = Vec::with_capacity(events.len());
     let mut accepted = 0;
+    let rules = rules_for(&state, &principal.app);
+    let mut suppressed = 0;
     for (index, event) in events.iter().enumerate() {
-        match validate_event(event, received_at, &state.rules, &state.schemas) {
+        match validate_event(event, received_at, &rules, &state.schemas) {
             Ok(valid) => {
                 let id = ids::event_id(&principal.app, valid.event_id.as_deref(), valid.timestamp);
                 results.push(EventResult::Accepted {
@@ -66,26 +70,38 @@ pub async fn ingest(
                     id: id.to_string(),
                 });
                 accepted += 1;
+                // An erasure asked for this session's events to be dropped: the client is
+                // told `accepted`, so it does not retry, and nothing is kept.
+                if state.suppressions.covers(&principal.app, &valid.session_id) {
+                    suppressed += 1;
+                    continue;
+                }
                 messages.push(QueueMessage::Event(valid.into_record(
                     id,
                     principal.app.clone(),
                     received_at,
                 )));
             }
-            Err(rejection) => {
+            Err(mut rejection) => {
                 results.push(EventResult::Rejected {
                     index,
                     error: event_error(&rejection),
                 });
-                let as_sent = raw_events
-                    .get_or_insert_with(|| body.raw_events())
-                    .as_ref()
-                    .and_then(|raw| raw.get(index).copied());
-                // A body these events were parsed from always reads again; were it not to,
-                // the event re-serialised is the next best record.
-                let raw = match as_sent {
-                    Some(text) => raw_input(text, state.config.max_raw_error_bytes),
-                    None => raw_input(&event.to_string(), state.config.max_raw_error_bytes),
+                let max_bytes = state.config.max_raw_error_bytes;
+                // With PII rules, the event as they left it: never the clear values as sent.
+                let raw = if let Some(protected) = rejection.protected_raw.take() {
+                    raw_input(&protected, max_bytes)
+                } else {
+                    let as_sent = raw_events
+                        .get_or_insert_with(|| body.raw_events())
+                        .as_ref()
+                        .and_then(|raw| raw.get(index).copied());
+                    // A body these events were parsed from always reads again; were it not
+                    // to, the event re-serialised is the next best record.
+                    match as_sent {
+                        Some(text) => raw_input(text, max_bytes),
+                        None => raw_input(&event.to_string(), max_bytes),
+                    }
                 };
                 messages.push(QueueMessage::Error(error_entry(
                     &principal,
@@ -96,7 +112,12 @@ pub async fn ingest(
             }
         }
     }
-    state.queue()?.publish(messages).await?;
+    if !messages.is_empty() {
+        state.queue()?.publish(messages).await?;
+    }
+    if suppressed > 0 {
+        metrics::events_suppressed(suppressed);
+    }
     let rejected_codes = results.iter().filter_map(|result| match result {
         EventResult::Rejected { error, .. } => Some(code_name(&error.code)),
         EventResult::Accepted { .. } => None,
@@ -117,6 +138,17 @@ pub async fn ingest(
         }),
     )
         .into_response())
+}
+
+/// The rules for events of `app`: the deployment's, with the application's retention.
+fn rules_for<'a>(state: &'a AppState, app: &str) -> Cow<'a, Rules> {
+    match state.config.event_retention(app) {
+        None => Cow::Borrowed(state.rules.as_ref()),
+        retention => Cow::Owned(Rules {
+            retention,
+            ..state.rules.as_ref().clone()
+        }),
+    }
 }
 
 fn event_error(rejection: &Rejection) -> EventError {

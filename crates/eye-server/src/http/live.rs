@@ -66,23 +66,27 @@ pub async fn live(
         app: params.identifier("app")?,
     };
     let receiver = state.live.subscribe();
-    let events = stream::unfold((receiver, filters), |(mut receiver, filters)| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) if filters.matches(&event) => {
-                    let json =
-                        serde_json::to_string(&stored_event((*event).clone())).unwrap_or_default();
-                    return Some((
-                        Ok(SseEvent::default().event("event").data(json)),
-                        (receiver, filters),
-                    ));
+    let feed = state.live.clone();
+    let events = stream::unfold((receiver, filters), move |(mut receiver, filters)| {
+        let feed = feed.clone();
+        async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) if filters.matches(&event) && !feed.is_forgotten(&event) => {
+                        let json = serde_json::to_string(&stored_event((*event).clone()))
+                            .unwrap_or_default();
+                        return Some((
+                            Ok(SseEvent::default().event("event").data(json)),
+                            (receiver, filters),
+                        ));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(missed)) => {
+                        let note = SseEvent::default().event("lagged").data(missed.to_string());
+                        return Some((Ok(note), (receiver, filters)));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(missed)) => {
-                    let note = SseEvent::default().event("lagged").data(missed.to_string());
-                    return Some((Ok(note), (receiver, filters)));
-                }
-                Err(RecvError::Closed) => return None,
             }
         }
     });

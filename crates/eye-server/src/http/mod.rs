@@ -6,6 +6,7 @@ mod auth;
 pub mod body;
 mod console;
 pub mod cursor;
+mod erasures;
 mod error_store;
 mod health;
 mod ingest;
@@ -18,6 +19,7 @@ mod query;
 mod rate_limit;
 mod schemas;
 mod serve;
+mod usage;
 
 pub use api_error::ApiError;
 pub use keys::key_info;
@@ -53,6 +55,10 @@ pub struct AppState {
     pub live: crate::pipeline::live::LiveFeed,
     /// Per-application ingest limit; `None` when off.
     pub rate_limit: Option<Arc<RateLimiter>>,
+    /// Sessions whose events ingest drops (erasures with `suppress`).
+    pub suppressions: crate::pipeline::suppressions::Suppressions,
+    /// Wakes this node's erasure runner when an erasure is recorded here.
+    pub erasure_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -96,6 +102,10 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/v1/keys", Some("admin")),
     ("POST", "/v1/keys", Some("admin")),
     ("DELETE", "/v1/keys/{id}", Some("admin")),
+    ("GET", "/v1/usage", Some("admin")),
+    ("GET", "/v1/erasures", Some("admin")),
+    ("POST", "/v1/erasures", Some("admin")),
+    ("GET", "/v1/erasures/{id}", Some("admin")),
 ];
 
 /// Every query parameter of every route that takes some, for the hostile-input tests: each
@@ -107,6 +117,7 @@ pub const QUERY_PARAMETERS: &[(&str, &[&str])] = &[
     ("/v1/errors/summary", error_store::SUMMARY_PARAMS),
     ("/v1/events/live", live::LIVE_PARAMS),
     ("/v1/schemas/{category}/{name}", schemas::SCHEMA_PARAMS),
+    ("/v1/erasures", erasures::ERASURE_LIST_PARAMS),
 ];
 
 /// The routes of this node's role, with JSON fallbacks and the access log.
@@ -139,7 +150,13 @@ pub fn router(state: AppState) -> Router {
                 get(schemas::get).put(schemas::put).delete(schemas::delete),
             )
             .route("/v1/keys", get(keys::list).post(keys::create))
-            .route("/v1/keys/{id}", delete(keys::revoke));
+            .route("/v1/keys/{id}", delete(keys::revoke))
+            .route("/v1/usage", get(usage::usage))
+            .route(
+                "/v1/erasures",
+                get(erasures::list).post(erasures::create),
+            )
+            .route("/v1/erasures/{id}", get(erasures::get));
     }
     router
         .fallback(|| async {

@@ -10,7 +10,7 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use super::{error_store, health, ingest, keys, live, query, schemas};
+use super::{erasures, error_store, health, ingest, keys, live, query, schemas, usage};
 use crate::config::Config;
 
 #[derive(OpenApi)]
@@ -35,6 +35,10 @@ use crate::config::Config;
         keys::list,
         keys::create,
         keys::revoke,
+        erasures::create,
+        erasures::list,
+        erasures::get,
+        usage::usage,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -63,7 +67,8 @@ use crate::config::Config;
         (name = "errors", description = "The error store (query scope); replay (admin scope)"),
         (name = "schemas", description = "Per-type JSON Schemas (admin scope)"),
         (name = "keys", description = "API keys (admin scope)"),
-        (name = "operations", description = "Health, readiness and metrics (no key)"),
+        (name = "erasures", description = "Forgetting sessions: a visitor's right to erasure (admin scope)"),
+        (name = "operations", description = "Health, readiness and metrics (no key); usage and retention (admin scope)"),
     )
 )]
 pub struct ApiDoc;

@@ -414,6 +414,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_with_an_unknown_pii_action_stops_the_start_naming_the_file_and_place() {
+        let fixture = fixture();
+        let path = fixture.write(
+            "c.json",
+            r#"{"category": "c", "name": "n", "schema": {"properties": {"form": {"properties":
+                {"first_name": {"x-eye-pii": "encrypt"}}}}}}"#,
+        );
+        let error = fixture.load().await.expect_err("refused").to_string();
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        assert!(
+            error.contains("/properties/form/properties/first_name/x-eye-pii"),
+            "{error}"
+        );
+        assert!(error.contains("\"redact\", \"hash\", \"drop\""), "{error}");
+    }
+
+    #[tokio::test]
     async fn files_that_are_not_json_are_named_in_a_warning() {
         let fixture = fixture();
         fixture.write("c.json", FILE);

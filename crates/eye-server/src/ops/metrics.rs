@@ -95,6 +95,37 @@ fn describe() {
         "eye_worker_batch_duration_seconds",
         "Time to store and acknowledge one batch"
     );
+    describe_gauge!(
+        "eye_store_bytes",
+        "Bytes on disk of the store (read when /metrics is scraped)"
+    );
+    describe_gauge!("eye_store_events", "Events stored");
+    describe_gauge!("eye_store_errors", "Error records stored");
+    describe_gauge!(
+        "eye_store_oldest_event_timestamp_seconds",
+        "Timestamp (Unix seconds) of the oldest event stored; 0 when none"
+    );
+    describe_gauge!("eye_queue_bytes", "Bytes on disk of the queue");
+    describe_counter!(
+        "eye_retention_deleted_total",
+        "Records deleted by the retention sweep, by kind (events, errors)"
+    );
+    describe_counter!(
+        "eye_retention_sweeps_total",
+        "Retention sweeps, by result (done, failed)"
+    );
+    describe_counter!(
+        "eye_events_suppressed_total",
+        "Events answered accepted and dropped because an erasure suppresses their session"
+    );
+    describe_counter!(
+        "eye_erased_in_queue_total",
+        "Queued events and error records dropped by the worker because an erasure covers their session"
+    );
+    describe_counter!(
+        "eye_erasures_total",
+        "Erasures finished, by result (done, failed)"
+    );
 }
 
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
@@ -118,6 +149,9 @@ pub fn batch_stored(outcome: &BatchOutcome, size: usize, elapsed: Duration, lag:
     counter!("eye_events_stored_total").increment(outcome.stored);
     counter!("eye_events_duplicates_total").increment(outcome.duplicates);
     counter!("eye_errors_stored_total").increment(outcome.errors);
+    if !outcome.erased.is_empty() {
+        erased_in_queue(outcome.erased.len() as u64);
+    }
     histogram!("eye_worker_batch_size").record(size as f64);
     histogram!("eye_worker_batch_duration_seconds").record(elapsed.as_secs_f64());
     gauge!("eye_processing_lag_seconds").set(lag.as_secs_f64());
@@ -148,6 +182,38 @@ pub fn alert_delivery(result: AlertDelivery) {
         AlertDelivery::Superseded => "superseded",
     };
     counter!("eye_alert_deliveries_total", "result" => result).increment(1);
+}
+
+/// The store's size and contents, as `GET /v1/usage` reports them.
+pub fn store_usage(usage: &crate::store::StoreUsage, queue_bytes: Option<u64>) {
+    gauge!("eye_store_bytes").set(usage.bytes as f64);
+    gauge!("eye_store_events").set(usage.events as f64);
+    gauge!("eye_store_errors").set(usage.errors as f64);
+    let oldest = usage.oldest_event.map_or(0.0, |at| at as f64 / 1e6);
+    gauge!("eye_store_oldest_event_timestamp_seconds").set(oldest);
+    if let Some(bytes) = queue_bytes {
+        gauge!("eye_queue_bytes").set(bytes as f64);
+    }
+}
+
+pub fn retention_deleted(kind: &'static str, count: u64) {
+    counter!("eye_retention_deleted_total", "kind" => kind).increment(count);
+}
+
+pub fn retention_sweep(result: &'static str) {
+    counter!("eye_retention_sweeps_total", "result" => result).increment(1);
+}
+
+pub fn events_suppressed(count: u64) {
+    counter!("eye_events_suppressed_total").increment(count);
+}
+
+pub fn erased_in_queue(count: u64) {
+    counter!("eye_erased_in_queue_total").increment(count);
+}
+
+pub fn erasure_finished(result: &'static str) {
+    counter!("eye_erasures_total", "result" => result).increment(1);
 }
 
 pub fn queue_depth(depth: u64) {

@@ -2,24 +2,38 @@
 //! (`GET /v1/events/live`, the console's Live page, `eye tail`). A slow subscriber misses
 //! events rather than slowing the worker.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
 use crate::model::EventRecord;
+use crate::model::timestamp::{Micros, now_micros};
+use crate::store::ErasureRequest;
 
 /// Events buffered per subscriber before the slowest one starts missing some.
 const CAPACITY: usize = 4096;
+/// How long an erasure is remembered here: far longer than an event stays buffered.
+const FORGET_FOR: Micros = 600_000_000;
 
 #[derive(Clone)]
 pub struct LiveFeed {
     sender: broadcast::Sender<Arc<EventRecord>>,
+    /// Recently finished erasures: events of their sessions received before they finished
+    /// may still sit in a subscriber's buffer, and are not sent.
+    forgotten: Arc<Mutex<Vec<Forgotten>>>,
+}
+
+struct Forgotten {
+    session_ids: Vec<String>,
+    app: Option<String>,
+    completed_at: Micros,
 }
 
 impl Default for LiveFeed {
     fn default() -> Self {
         LiveFeed {
             sender: broadcast::channel(CAPACITY).0,
+            forgotten: Arc::default(),
         }
     }
 }
@@ -33,6 +47,29 @@ impl LiveFeed {
     /// Whether anyone is listening: publishing costs a clone per event, skipped when not.
     pub fn has_subscribers(&self) -> bool {
         self.sender.receiver_count() > 0
+    }
+
+    /// Withholds from subscribers any buffered event of the erasure's sessions received
+    /// before `completed_at`.
+    pub fn forget(&self, erasure: &ErasureRequest, completed_at: Micros) {
+        let mut forgotten = self.forgotten.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now_micros();
+        forgotten.retain(|f| f.completed_at > now - FORGET_FOR);
+        forgotten.push(Forgotten {
+            session_ids: erasure.session_ids.clone(),
+            app: erasure.app.clone(),
+            completed_at,
+        });
+    }
+
+    /// Whether a finished erasure covers `event`.
+    pub fn is_forgotten(&self, event: &EventRecord) -> bool {
+        let forgotten = self.forgotten.lock().unwrap_or_else(|p| p.into_inner());
+        forgotten.iter().any(|f| {
+            event.received_at <= f.completed_at
+                && f.app.as_ref().is_none_or(|app| *app == event.app)
+                && f.session_ids.contains(&event.session_id)
+        })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRecord>> {

@@ -185,7 +185,7 @@ impl Worker {
         match self.write(Arc::clone(&messages), shutdown).await {
             Written::Done(outcome) => {
                 metrics::batch_stored(&outcome, messages.len(), started.elapsed(), lag);
-                self.announce(&messages);
+                self.announce(&messages, &outcome.erased);
                 true
             }
             Written::Stopped => false,
@@ -212,12 +212,15 @@ impl Worker {
         true
     }
 
-    fn announce(&self, messages: &[QueueMessage]) {
+    /// Publishes the stored events to the live feed; `erased` were not stored.
+    fn announce(&self, messages: &[QueueMessage], erased: &[uuid::Uuid]) {
         let Some(live) = self.live.as_ref().filter(|live| live.has_subscribers()) else {
             return;
         };
         for message in messages {
-            if let QueueMessage::Event(event) = message {
+            if let QueueMessage::Event(event) = message
+                && !erased.contains(&event.id)
+            {
                 live.publish(event.clone());
             }
         }
@@ -262,7 +265,7 @@ impl Worker {
                 match self.write(Arc::from([message.clone()]), shutdown).await {
                     Written::Done(outcome) => {
                         metrics::batch_stored(&outcome, 1, Duration::ZERO, Duration::ZERO);
-                        self.announce(std::slice::from_ref(message));
+                        self.announce(std::slice::from_ref(message), &outcome.erased);
                         break;
                     }
                     Written::Stopped => return false,

@@ -221,6 +221,15 @@ impl Queue for JetStreamQueue {
         self.fresh_depth().await
     }
 
+    async fn stored_bytes(&self) -> Result<u64, QueueError> {
+        let stream = self
+            .context
+            .get_stream(&self.stream_name)
+            .await
+            .map_err(unavailable)?;
+        Ok(stream.cached_info().state.bytes)
+    }
+
     /// Work-queue retention removes a message once it is acknowledged, so the stream's
     /// first message is the oldest unacknowledged one; its time is when JetStream stored it.
     async fn oldest_unacknowledged(&self) -> Result<Option<Micros>, QueueError> {

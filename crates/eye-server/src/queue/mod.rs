@@ -47,6 +47,8 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Messages published and not yet acknowledged.
     async fn depth(&self) -> Result<u64, QueueError>;
+    /// Bytes the queue holds on disk (its files, or the stream's storage).
+    async fn stored_bytes(&self) -> Result<u64, QueueError>;
 
     /// When the oldest message not yet acknowledged (delivered or not) came in, in
     /// microseconds since the epoch; `None` when every message is acknowledged. Its age is

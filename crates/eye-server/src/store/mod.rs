@@ -4,6 +4,7 @@
 //! `event_id`), whatever the redeliveries or concurrency, and a session summary counts each
 //! stored event exactly once.
 
+mod erasure_guard;
 pub mod lifecycle;
 mod postgres;
 mod schema_versions;
@@ -174,9 +175,18 @@ pub(crate) fn not_found_key(id: &str) -> StoreError {
     ))
 }
 
+/// The answer to an erasure id no job has.
+pub(crate) fn not_found_erasure(id: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "no erasure has the id {:?}",
+        crate::auth::keys::redact(id)
+    ))
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores a batch of queue messages in one transaction; safe to repeat.
+    /// Stores a batch of queue messages in one transaction; safe to repeat. Messages an
+    /// erasure covers are left out and listed in [`BatchOutcome::erased`].
     async fn write_batch(
         &self,
         messages: std::sync::Arc<[QueueMessage]>,
@@ -261,30 +271,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes up to `limit` expired events with their deduplication keys, and in the same
     /// transaction corrects the summaries of their sessions (removing those left with no
-    /// event). PostgreSQL first drops whole monthly partitions that have wholly expired.
+    /// event). PostgreSQL first drops whole monthly partitions that have wholly expired
+    /// (a call that drops one returns the events it held, which may be more than `limit`).
     /// Returns how many events went.
     async fn delete_expired_events(
         &self,
         cutoffs: &Cutoffs,
         limit: usize,
-    ) -> Result<u64, StoreError> {
-        let _ = (cutoffs, limit);
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    ) -> Result<u64, StoreError>;
     /// Deletes up to `limit` error records received before their cut-off (the hourly counts
     /// stay: they hold no personal data). Returns how many went.
     async fn delete_expired_errors(
         &self,
         cutoffs: &Cutoffs,
         limit: usize,
-    ) -> Result<u64, StoreError> {
-        let _ = (cutoffs, limit);
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    ) -> Result<u64, StoreError>;
     /// Bytes on disk, counts, and the oldest and newest event timestamps.
-    async fn usage(&self) -> Result<StoreUsage, StoreError> {
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    async fn usage(&self) -> Result<StoreUsage, StoreError>;
 
     // Erasure: a job recorded here, run by `pipeline::erasure` in steps.
 
@@ -293,51 +296,32 @@ pub trait Store: Send + Sync + 'static {
         &self,
         request: ErasureRequest,
         at: Micros,
-    ) -> Result<Erasure, StoreError> {
-        let _ = (request, at);
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
-    async fn erasure(&self, id: &str) -> Result<Option<Erasure>, StoreError> {
-        let _ = id;
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    ) -> Result<Erasure, StoreError>;
+    async fn erasure(&self, id: &str) -> Result<Option<Erasure>, StoreError>;
     /// The most recent erasures first, at most `limit`.
-    async fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, StoreError> {
-        let _ = limit;
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    async fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, StoreError>;
     /// The oldest erasure not yet done or failed (a `running` one left by a process that
     /// stopped included), marked `running`.
-    async fn next_erasure(&self) -> Result<Option<Erasure>, StoreError> {
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    async fn next_erasure(&self) -> Result<Option<Erasure>, StoreError>;
     /// Deletes up to `limit` rows of the erasure's sessions (events with their dedup keys,
     /// error records, session summaries) in one transaction that also adds them to the
-    /// job's counts. Returns how many rows went; 0 when nothing is left.
-    async fn erase_step(&self, id: &str, limit: usize) -> Result<u64, StoreError> {
-        let _ = (id, limit);
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
-    /// Marks the erasure `done` at `at` (or `failed` with `failure`).
+    /// job's counts. Returns how many rows went; 0 when nothing is left (or the job is
+    /// already finished); `NotFound` for an id no job has.
+    async fn erase_step(&self, id: &str, limit: usize) -> Result<u64, StoreError>;
+    /// Marks the erasure `done` at `at` (or `failed` with `failure`); a job already finished
+    /// stays as it was. `NotFound` for an id no job has.
     async fn finish_erasure(
         &self,
         id: &str,
         at: Micros,
         failure: Option<String>,
-    ) -> Result<Erasure, StoreError> {
-        let _ = (id, at, failure);
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    ) -> Result<Erasure, StoreError>;
     /// Every suppressed session, for ingest to drop their events.
-    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
 
     /// The deployment's secret for `hash` PII rules: made at the first call and kept in the
     /// store, so that every node of a deployment hashes alike.
-    async fn pii_secret(&self) -> Result<Vec<u8>, StoreError> {
-        Err(StoreError::Unavailable("not implemented yet".into()))
-    }
+    async fn pii_secret(&self) -> Result<Vec<u8>, StoreError>;
 }
 
 #[cfg(test)]

@@ -45,3 +45,23 @@ impl<'a> SessionFold<'a> {
         self.sessions.is_empty()
     }
 }
+
+/// Events a delete removed (by retention or an erasure), per session: how many, and of
+/// which applications, so that each store corrects those summaries in the same transaction.
+#[derive(Default)]
+pub struct Removed {
+    /// Per session id, in key order: events removed, and their applications.
+    pub sessions: BTreeMap<String, (i64, BTreeSet<String>)>,
+    /// Events removed in all.
+    pub count: u64,
+}
+
+impl Removed {
+    /// Counts one removed event of `session_id` and `app`.
+    pub fn add(&mut self, session_id: String, app: String) {
+        let (count, apps) = self.sessions.entry(session_id).or_default();
+        *count += 1;
+        apps.insert(app);
+        self.count += 1;
+    }
+}

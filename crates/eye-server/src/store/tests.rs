@@ -1,6 +1,17 @@
 //! The store conformance suite: one function per behaviour, stamped out per backend.
+//! Retention and usage behaviours are in `tests/lifecycle.rs` (and `lifecycle_backends.rs`),
+//! erasure in `tests/erasure.rs`.
+
+mod erasure;
+mod lifecycle;
+mod lifecycle_backends;
 
 use std::sync::Arc;
+
+use erasure::*;
+use lifecycle::*;
+
+use async_trait::async_trait;
 
 use uuid::Uuid;
 
@@ -9,12 +20,21 @@ use crate::model::ids;
 use crate::model::{ErrorEntry, EventRecord, QueueMessage, SchemaFileDigest, Scope};
 use crate::testing::{self, conformance_suite};
 
-pub(crate) trait Harness {
+#[async_trait]
+pub(crate) trait Harness: Sync {
     fn store(&self) -> Arc<dyn Store>;
+    /// A second store on the same database, as a second node (or a restart) opens it.
+    async fn reopen(&self) -> Arc<dyn Store>;
 }
 
+#[async_trait]
 impl Harness for Arc<dyn Store> {
     fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(self)
+    }
+
+    /// The same store: a bare store cannot say how it was opened.
+    async fn reopen(&self) -> Arc<dyn Store> {
         Arc::clone(self)
     }
 }
@@ -599,11 +619,16 @@ pub(crate) async fn schema_file_digests_are_kept_per_type(harness: &dyn Harness)
 }
 
 /// The directory lives as long as the store that uses it.
-struct SqliteHarness(#[allow(dead_code)] tempfile::TempDir, Arc<dyn Store>);
+struct SqliteHarness(tempfile::TempDir, Arc<dyn Store>);
 
+#[async_trait]
 impl Harness for SqliteHarness {
     fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.1)
+    }
+
+    async fn reopen(&self) -> Arc<dyn Store> {
+        Arc::new(super::SqliteStore::open(self.0.path()).expect("open the store again"))
     }
 }
 
@@ -656,9 +681,19 @@ pub(crate) struct PostgresHarness {
     store: Arc<dyn Store>,
 }
 
+#[async_trait]
 impl Harness for PostgresHarness {
     fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store)
+    }
+
+    async fn reopen(&self) -> Arc<dyn Store> {
+        let url = testing::postgres_url();
+        Arc::new(
+            super::PostgresStore::connect(&url, Some(&self.schema), 4)
+                .await
+                .expect("connect a second store"),
+        )
     }
 }
 
@@ -728,6 +763,21 @@ conformance_suite!(
     keys_are_found_by_hash_and_revoked,
     schema_changes_are_versioned,
     schema_file_digests_are_kept_per_type,
+    a_partly_expired_session_keeps_an_exact_summary,
+    a_wholly_expired_session_loses_its_summary,
+    each_application_expires_at_its_own_cutoff,
+    an_expired_event_id_can_be_stored_again,
+    expired_errors_go_and_hourly_counts_stay,
+    expiry_respects_the_limit_and_keeps_summaries_exact,
+    usage_counts_what_is_stored,
+    the_pii_secret_is_made_once_and_shared,
+    an_erasure_removes_its_sessions_and_counts_exactly,
+    an_erasure_for_one_app_keeps_the_others,
+    an_erasure_of_unknown_sessions_is_done_with_nothing,
+    error_records_are_erased_by_their_redacted_session,
+    erasures_are_claimed_oldest_first_and_listed_newest_first,
+    a_batch_skips_sessions_under_erasure,
+    suppressed_sessions_stay_out,
 );
 
 conformance_suite!(
@@ -747,6 +797,21 @@ conformance_suite!(
     keys_are_found_by_hash_and_revoked,
     schema_changes_are_versioned,
     schema_file_digests_are_kept_per_type,
+    a_partly_expired_session_keeps_an_exact_summary,
+    a_wholly_expired_session_loses_its_summary,
+    each_application_expires_at_its_own_cutoff,
+    an_expired_event_id_can_be_stored_again,
+    expired_errors_go_and_hourly_counts_stay,
+    expiry_respects_the_limit_and_keeps_summaries_exact,
+    usage_counts_what_is_stored,
+    the_pii_secret_is_made_once_and_shared,
+    an_erasure_removes_its_sessions_and_counts_exactly,
+    an_erasure_for_one_app_keeps_the_others,
+    an_erasure_of_unknown_sessions_is_done_with_nothing,
+    error_records_are_erased_by_their_redacted_session,
+    erasures_are_claimed_oldest_first_and_listed_newest_first,
+    a_batch_skips_sessions_under_erasure,
+    suppressed_sessions_stay_out,
 );
 
 /// Every filter of the query API is served by an index, never a full scan of `events`:

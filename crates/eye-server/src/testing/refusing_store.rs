@@ -16,7 +16,8 @@ use crate::model::{
     SchemaVersion, Scope,
 };
 use crate::store::{
-    BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError,
+    BatchOutcome, Cutoffs, Erasure, ErasureRequest, ErrorCounts, ErrorQuery, EventQuery,
+    SessionSummary, Store, StoreError, StoreUsage, Suppression,
 };
 
 pub(crate) struct RefusingStore {
@@ -166,5 +167,66 @@ impl Store for RefusingStore {
 
     async fn check(&self) -> Result<(), StoreError> {
         self.inner.check().await
+    }
+
+    async fn delete_expired_events(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.inner.delete_expired_events(cutoffs, limit).await
+    }
+
+    async fn delete_expired_errors(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.inner.delete_expired_errors(cutoffs, limit).await
+    }
+
+    async fn usage(&self) -> Result<StoreUsage, StoreError> {
+        self.inner.usage().await
+    }
+
+    async fn create_erasure(
+        &self,
+        request: ErasureRequest,
+        at: Micros,
+    ) -> Result<Erasure, StoreError> {
+        self.inner.create_erasure(request, at).await
+    }
+
+    async fn erasure(&self, id: &str) -> Result<Option<Erasure>, StoreError> {
+        self.inner.erasure(id).await
+    }
+
+    async fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, StoreError> {
+        self.inner.erasures(limit).await
+    }
+
+    async fn next_erasure(&self) -> Result<Option<Erasure>, StoreError> {
+        self.inner.next_erasure().await
+    }
+
+    async fn erase_step(&self, id: &str, limit: usize) -> Result<u64, StoreError> {
+        self.inner.erase_step(id, limit).await
+    }
+
+    async fn finish_erasure(
+        &self,
+        id: &str,
+        at: Micros,
+        failure: Option<String>,
+    ) -> Result<Erasure, StoreError> {
+        self.inner.finish_erasure(id, at, failure).await
+    }
+
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        self.inner.suppressions().await
+    }
+
+    async fn pii_secret(&self) -> Result<Vec<u8>, StoreError> {
+        self.inner.pii_secret().await
     }
 }

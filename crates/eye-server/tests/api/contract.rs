@@ -206,7 +206,27 @@ async fn admin(app: &TestApp, method: Method, path: &str, body: Option<&Value>) 
 async fn every_admin_body_is_accepted_exactly_when_the_document_says() {
     let app = spawn().await;
     let document = Document::of(&app).await;
-    let cases: [(Method, &str, Vec<Value>); 4] = [
+    let cases: [(Method, &str, Vec<Value>); 5] = [
+        (
+            Method::POST,
+            "/v1/erasures",
+            vec![
+                json!({"session_ids": ["s1"]}),
+                json!({"session_ids": ["s1", "s2"], "app": "shop", "suppress": true}),
+                json!({"session_ids": ["s1"], "app": null}),
+                json!({"session_ids": []}),
+                json!({"session_ids": [""]}),
+                json!({"session_ids": [7]}),
+                json!({"session_ids": "s1"}),
+                json!({"session_ids": vec!["s"; 10_001]}),
+                json!({"session_ids": ["s1"], "suppress": null}),
+                json!({"session_ids": ["s1"], "app": ""}),
+                json!({"session_ids": ["s1"], "extra": 1}),
+                json!({}),
+                json!([["s1"]]),
+                json!(null),
+            ],
+        ),
         (
             Method::POST,
             "/v1/keys",

@@ -20,6 +20,7 @@ pub struct TestApp {
     pub admin_key: String,
     pub dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -62,7 +63,7 @@ pub async fn spawn_in(dir: TempDir, config: Config) -> TestApp {
     let app = Application::build(config).await.expect("build application");
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run(async move {
+    let running = tokio::spawn(app.run(async move {
         let _ = stopped.await;
     }));
     TestApp {
@@ -73,6 +74,38 @@ pub async fn spawn_in(dir: TempDir, config: Config) -> TestApp {
         admin_key,
         dir,
         stop: Some(stop),
+        running: Some(running),
+    }
+}
+
+/// Starts a server on `dir` again (keys and data as they were), with `config`'s settings.
+pub async fn restart_in(
+    dir: TempDir,
+    keys: [String; 3],
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = Config {
+        data_dir: dir.path().to_owned(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        ..Config::default()
+    };
+    adjust(&mut config);
+    let app = Application::build(config).await.expect("build application");
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(app.run(async move {
+        let _ = stopped.await;
+    }));
+    let [ingest_key, query_key, admin_key] = keys;
+    TestApp {
+        base,
+        client: http(),
+        ingest_key,
+        query_key,
+        admin_key,
+        dir,
+        stop: Some(stop),
+        running: Some(running),
     }
 }
 
@@ -87,6 +120,28 @@ pub fn pageview(session: &str, timestamp: &str) -> Value {
 }
 
 impl TestApp {
+    /// Stops the server, waits until it has drained and exited, and gives back its data
+    /// directory and keys (ingest, query, admin) for [`restart_in`].
+    pub async fn stop(mut self) -> (TempDir, [String; 3]) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running
+                .await
+                .expect("the server task")
+                .expect("the server stops cleanly");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = std::mem::replace(&mut self.dir, dir);
+        let keys = [
+            std::mem::take(&mut self.ingest_key),
+            std::mem::take(&mut self.query_key),
+            std::mem::take(&mut self.admin_key),
+        ];
+        (dir, keys)
+    }
+
     pub fn request(
         &self,
         method: Method,

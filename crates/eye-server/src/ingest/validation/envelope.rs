@@ -45,6 +45,7 @@ impl Envelope<'_> {
             name: Some(self.name.clone()),
             session_id: Some(self.session_id.clone()),
             schema_version,
+            protected_raw: None,
         })
     }
 
@@ -266,6 +267,19 @@ fn check_timestamp(
             ),
         ));
     }
+    if let Some(retention) = rules.retention
+        && at < received_at.saturating_sub(retention.as_micros() as i64)
+    {
+        let days = retention.as_secs() / 86_400;
+        return Err((
+            RejectCode::TimestampTooOld,
+            format!(
+                "timestamp {} is older than this application's retention of {days} day{}: it would be deleted at once",
+                timestamp::format_micros(at),
+                if days == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     Ok(at)
 }
 
@@ -339,5 +353,6 @@ fn rejection(code: RejectCode, message: String, path: &str, hints: Hints) -> Box
         name: hints.name,
         session_id: hints.session_id,
         schema_version: None,
+        protected_raw: None,
     })
 }

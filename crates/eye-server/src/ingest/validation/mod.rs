@@ -7,14 +7,16 @@ mod envelope;
 mod schemas;
 mod timestamps;
 
+pub(crate) use envelope::escape_pointer;
 pub use envelope::{MAX_EVENT_ID_CHARS, MAX_NAME_CHARS, check_identifier};
-pub use schemas::{CompiledSchema, SchemaError, SchemaRegistry, compile_schema};
+pub use schemas::{Compiled, CompiledSchema, SchemaError, SchemaRegistry, compile_schema};
 pub use timestamps::{parse_query_timestamp, parse_timestamp};
 
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::ingest::pii::{Exposure, PiiKey};
 use crate::model::EventRecord;
 use crate::model::timestamp::Micros;
 
@@ -71,7 +73,12 @@ pub struct Rejection {
     pub category: Option<String>,
     pub name: Option<String>,
     pub session_id: Option<String>,
+    /// The version of the schema that judged the event, or whose PII rules changed
+    /// `protected_raw`.
     pub schema_version: Option<i64>,
+    /// The event with the PII rules of its type's schema applied, serialized, when they
+    /// changed it: the raw input to keep instead of the text as sent.
+    pub protected_raw: Option<String>,
 }
 
 /// An event that passed every rule, in the shape the store keeps.
@@ -112,16 +119,36 @@ pub struct Rules {
     pub future_tolerance: Duration,
     pub max_age: Option<Duration>,
     pub reject_unknown_event_types: bool,
+    /// The sending application's event retention: an event already older than it would be
+    /// deleted by the next sweep, so it is refused (`timestamp_too_old`).
+    pub retention: Option<Duration>,
 }
 
 /// Judges one event received at `received_at` against `rules` and the schemas in `registry`.
+/// The PII rules of the type's schema are applied to what comes out: an accepted event's
+/// `data`; a rejected event's message, path and raw input (see [`Rejection`]).
 pub fn validate_event(
     event: &Value,
     received_at: Micros,
     rules: &Rules,
     registry: &SchemaRegistry,
 ) -> Result<ValidEvent, Box<Rejection>> {
-    let envelope = envelope::check(event, received_at, rules)?;
+    let envelope = match envelope::check(event, received_at, rules) {
+        Ok(envelope) => envelope,
+        Err(rejection) => {
+            let schema = rejection
+                .category
+                .as_deref()
+                .zip(rejection.name.as_deref())
+                .and_then(|(category, name)| registry.get(category, name));
+            return Err(protect(
+                event,
+                rejection,
+                schema.as_deref(),
+                registry.pii_key(),
+            ));
+        }
+    };
     let Some(schema) = registry.get(&envelope.category, &envelope.name) else {
         if rules.reject_unknown_event_types {
             return Err(envelope.reject(
@@ -137,15 +164,56 @@ pub fn validate_event(
         return Ok(envelope.into_valid(None));
     };
     if let Some((message, path)) = schema.first_violation(envelope.data_value) {
-        return Err(envelope.reject(
+        let rejection = envelope.reject(
             RejectCode::SchemaViolation,
             message,
             Some(format!("/data{path}")),
             Some(schema.version),
-        ));
+        );
+        return Err(protect(event, rejection, Some(&schema), registry.pii_key()));
     }
-    Ok(envelope.into_valid(Some(schema.version)))
+    if schema.pii().is_empty() {
+        return Ok(envelope.into_valid(Some(schema.version)));
+    }
+    let mut data = envelope.data_value.clone();
+    schema.pii().apply(&mut data, registry.pii_key());
+    let mut valid = envelope.into_valid(Some(schema.version));
+    valid.data = data.to_string();
+    Ok(valid)
 }
 
+/// Applies the PII rules of `schema` to a rejection of `event`: its raw input wherever a
+/// rule's path exists, and its path when it points inside a value under a rule (cut to that
+/// value). Its message was written without such values already
+/// ([`CompiledSchema::first_violation`]; the envelope's messages quote none).
+fn protect(
+    event: &Value,
+    mut rejection: Box<Rejection>,
+    schema: Option<&CompiledSchema>,
+    key: &PiiKey,
+) -> Box<Rejection> {
+    let Some(schema) = schema.filter(|schema| !schema.pii().is_empty()) else {
+        return rejection;
+    };
+    if let Some(path) = &rejection.path
+        && let Some(inner) = path.strip_prefix("/data")
+        && (inner.is_empty() || inner.starts_with('/'))
+        && let Exposure::Within(depth) = schema.pii().exposure(inner)
+    {
+        let cut: Vec<&str> = path.split('/').take(depth + 2).collect();
+        rejection.path = Some(cut.join("/"));
+    }
+    let mut protected = event.clone();
+    if let Some(data) = protected.get_mut("data")
+        && schema.pii().apply(data, key)
+    {
+        rejection.protected_raw = Some(protected.to_string());
+        rejection.schema_version.get_or_insert(schema.version);
+    }
+    rejection
+}
+
+#[cfg(test)]
+mod pii_tests;
 #[cfg(test)]
 mod tests;

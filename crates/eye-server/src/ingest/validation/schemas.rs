@@ -9,6 +9,7 @@ use jsonschema::{Draft, ReferencingError, Validator};
 use serde_json::Value;
 
 use super::envelope::escape_pointer;
+use crate::ingest::pii::{Exposure, PiiKey, PiiRules, REDACTED};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -20,22 +21,55 @@ impl SchemaError {
     }
 }
 
+/// A schema document compiled: its validator and its PII rules.
+#[derive(Debug)]
+pub struct Compiled {
+    validator: Validator,
+    pii: PiiRules,
+}
+
 /// A schema ready to judge events, with the version it was stored under.
 pub struct CompiledSchema {
     pub version: i64,
     validator: Validator,
+    pii: PiiRules,
 }
 
 impl CompiledSchema {
-    pub fn new(version: i64, validator: Validator) -> Self {
-        CompiledSchema { version, validator }
+    pub fn new(version: i64, compiled: Compiled) -> Self {
+        CompiledSchema {
+            version,
+            validator: compiled.validator,
+            pii: compiled.pii,
+        }
+    }
+
+    /// The `x-eye-pii` rules of the schema (often none).
+    pub fn pii(&self) -> &PiiRules {
+        &self.pii
     }
 
     /// The first problem of `data`, as (message, JSON pointer relative to `data`), or `None`
-    /// when it conforms. Missing and unexpected properties point at the property itself.
+    /// when it conforms. Missing and unexpected properties point at the property itself. A
+    /// message about a value under a PII rule, or one holding such a value, shows
+    /// `[redacted]` in place of the value.
     pub fn first_violation(&self, data: &Value) -> Option<(String, String)> {
         let error = self.validator.iter_errors(data).next()?;
         let mut path = error.instance_path().as_str().to_owned();
+        let message = match self.pii.exposure(&path) {
+            Exposure::Clear => error.to_string(),
+            Exposure::Within(_)
+                if matches!(
+                    error.kind(),
+                    ValidationErrorKind::AdditionalProperties { .. }
+                        | ValidationErrorKind::UnevaluatedProperties { .. }
+                ) =>
+            {
+                // Those name the value's own keys, which are part of it.
+                format!("{REDACTED} has properties that are not allowed")
+            }
+            Exposure::Holds | Exposure::Within(_) => error.masked_with(REDACTED).to_string(),
+        };
         match error.kind() {
             ValidationErrorKind::Required { property } => {
                 let property = property
@@ -51,15 +85,17 @@ impl CompiledSchema {
             }
             _ => {}
         }
-        Some((error.to_string(), path))
+        Some((message, path))
     }
 }
 
 /// Compiles a JSON Schema document. Draft 2020-12 unless the document names another with
 /// `$schema`. `$ref`s must resolve inside the document: remote ones are refused, not fetched.
 /// Errors are written for the person who wrote the schema: where (a JSON pointer into the
-/// schema) and what is allowed there.
-pub fn compile_schema(schema: &Value) -> Result<Validator, SchemaError> {
+/// schema) and what is allowed there. The `x-eye-pii` rules are read too (see
+/// [`crate::ingest::pii`]): a value other than `redact`, `hash` or `drop`, or a rule where
+/// it would not be applied, is an error.
+pub fn compile_schema(schema: &Value) -> Result<Compiled, SchemaError> {
     if !schema.is_object() && !schema.is_boolean() {
         return Err(SchemaError(
             "a JSON Schema must be a JSON object or a boolean".into(),
@@ -79,12 +115,14 @@ pub fn compile_schema(schema: &Value) -> Result<Validator, SchemaError> {
                 .into(),
         ));
     }
-    jsonschema::options()
+    let validator = jsonschema::options()
         .with_draft(Draft::Draft202012)
         .should_validate_formats(true)
         .with_retriever(NoRemoteReferences)
         .build(schema)
-        .map_err(|error| SchemaError(explain(schema, &error)))
+        .map_err(|error| SchemaError(explain(schema, &error)))?;
+    let pii = PiiRules::from_schema(schema).map_err(SchemaError)?;
+    Ok(Compiled { validator, pii })
 }
 
 /// Refuses every reference outside the document (the draft meta-schemas are built in).
@@ -181,13 +219,33 @@ fn reference_to(schema: &Value, target: &str) -> Option<(String, String)> {
     }
 }
 
-/// The schemas in force, by (category, name). Cheap to read from many requests at once.
-#[derive(Default)]
+/// The schemas in force, by (category, name), and the deployment's key for their `hash`
+/// rules. Cheap to read from many requests at once.
 pub struct SchemaRegistry {
     by_type: RwLock<HashMap<(String, String), Arc<CompiledSchema>>>,
+    pii_key: PiiKey,
+}
+
+/// A registry whose `hash` rules use a random key of its own: for judging events whose data
+/// is not kept (tests, the console's "try it").
+impl Default for SchemaRegistry {
+    fn default() -> Self {
+        SchemaRegistry::new(PiiKey::random())
+    }
 }
 
 impl SchemaRegistry {
+    pub fn new(pii_key: PiiKey) -> Self {
+        SchemaRegistry {
+            by_type: RwLock::default(),
+            pii_key,
+        }
+    }
+
+    pub fn pii_key(&self) -> &PiiKey {
+        &self.pii_key
+    }
+
     pub fn get(&self, category: &str, name: &str) -> Option<Arc<CompiledSchema>> {
         let map = self
             .by_type

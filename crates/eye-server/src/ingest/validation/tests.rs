@@ -13,6 +13,7 @@ fn rules() -> Rules {
         future_tolerance: Duration::from_secs(60),
         max_age: None,
         reject_unknown_event_types: false,
+        retention: None,
     }
 }
 
@@ -210,6 +211,7 @@ fn schema_violations_point_at_the_offending_value() {
 fn unknown_types_can_be_refused() {
     let strict = Rules {
         reject_unknown_event_types: true,
+        retention: None,
         ..rules()
     };
     let registry = registry_with_cta_schema();

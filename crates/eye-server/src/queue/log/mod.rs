@@ -358,6 +358,22 @@ impl Queue for LogQueue {
         Ok(self.depth.load(Ordering::Relaxed))
     }
 
+    async fn stored_bytes(&self) -> Result<u64, QueueError> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut bytes = 0;
+            for entry in std::fs::read_dir(&dir).map_err(|e| unavailable(&e))? {
+                // A segment removed while this reads is simply not counted.
+                if let Ok(metadata) = entry.and_then(|entry| entry.metadata()) {
+                    bytes += metadata.len();
+                }
+            }
+            Ok(bytes)
+        })
+        .await
+        .map_err(|e| QueueError::Unavailable(e.to_string()))?
+    }
+
     async fn oldest_unacknowledged(&self) -> Result<Option<Micros>, QueueError> {
         let (reader, shared) = (Arc::clone(&self.reader), Arc::clone(&self.shared));
         let delivered = Arc::clone(&self.delivered);

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::erasure;
 use super::error_records::insert_errors;
 use super::sql::{Sql, at};
 use crate::model::timestamp::to_micros;
@@ -17,13 +18,21 @@ use crate::store::select;
 use crate::store::session_fold::SessionFold;
 use crate::store::{BatchOutcome, EventQuery, SessionSummary};
 
+/// Stores a batch in one transaction, leaving out the messages an erasure covers.
 pub async fn write_batch(
     client: &mut Object,
     messages: &[QueueMessage],
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    let guard = erasure::guard(&transaction, messages).await?;
+    let mut erased = Vec::new();
     let mut events: Vec<&EventRecord> = Vec::new();
     let mut errors = Vec::new();
     for message in messages {
+        if let Some(id) = guard.covered(message) {
+            erased.push(id);
+            continue;
+        }
         match message {
             QueueMessage::Event(event) => events.push(event),
             QueueMessage::Error(entry) => errors.push(entry),
@@ -38,7 +47,6 @@ pub async fn write_batch(
         .copied()
         .filter(|e| seen.insert(e.id))
         .collect();
-    let transaction = client.transaction().await?;
     let candidates = claim_event_ids(&transaction, &unique).await?;
     let inserted = insert_events(&transaction, &candidates).await?;
     let stored: Vec<&EventRecord> = candidates
@@ -52,7 +60,7 @@ pub async fn write_batch(
         stored: stored.len() as u64,
         duplicates: (events.len() - stored.len()) as u64,
         errors: error_count,
-        erased: Vec::new(),
+        erased,
     })
 }
 

@@ -118,6 +118,45 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (category, name)
     );
     ",
+    // 5: erasure jobs, suppressed sessions, the deployment's settings (the PII secret), and
+    // error records by session, for erasures.
+    "
+    CREATE TABLE erasures (
+        id text PRIMARY KEY,
+        requested_at timestamptz NOT NULL,
+        requested_by text NOT NULL,
+        app text,
+        session_ids text NOT NULL,
+        suppress boolean NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+        completed_at timestamptz,
+        events_deleted bigint NOT NULL DEFAULT 0,
+        errors_deleted bigint NOT NULL DEFAULT 0,
+        failure text
+    );
+    CREATE INDEX erasures_by_status ON erasures (status, requested_at, id);
+    CREATE INDEX erasures_by_time ON erasures (requested_at, id);
+    CREATE INDEX erasures_by_completion ON erasures (completed_at);
+
+    -- One row per (session, application); a NULL app suppresses every application's
+    -- events. `redacted_session_id` is the session id as error records keep it.
+    CREATE TABLE suppressed_sessions (
+        session_id text NOT NULL,
+        app text,
+        redacted_session_id text NOT NULL,
+        erasure_id text NOT NULL,
+        created_at timestamptz NOT NULL
+    );
+    CREATE UNIQUE INDEX suppressed_sessions_key ON suppressed_sessions (session_id, coalesce(app, ''));
+    CREATE INDEX suppressed_sessions_redacted ON suppressed_sessions (redacted_session_id);
+
+    CREATE TABLE settings (
+        name text PRIMARY KEY,
+        value bytea NOT NULL
+    );
+
+    CREATE INDEX errors_by_session ON errors (session_id);
+    ",
 ];
 
 pub async fn run(client: &mut Object) -> Result<usize, tokio_postgres::Error> {

@@ -2,11 +2,15 @@
 //! month of their timestamp; every write is idempotent and safe under concurrent workers.
 
 mod admin;
+mod erasure;
 mod error_records;
 mod events;
 mod migrations;
 mod partitions;
+mod retention;
 mod server;
+mod session_repair;
+mod settings;
 mod sql;
 
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+use super::lifecycle::{Cutoffs, Erasure, ErasureRequest, StoreUsage, Suppression};
 use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
 use crate::model::timestamp::Micros;
 use crate::model::{
@@ -106,17 +111,32 @@ fn from_postgres(error: tokio_postgres::Error) -> StoreError {
 impl Store for PostgresStore {
     async fn write_batch(&self, messages: Arc<[QueueMessage]>) -> Result<BatchOutcome, StoreError> {
         let mut client = self.client().await?;
-        let months = messages.iter().filter_map(|m| match m {
-            QueueMessage::Event(event) => Some(partitions::month_of(event.timestamp)),
-            QueueMessage::Error(_) => None,
-        });
+        let months: Vec<(i32, u8)> = messages
+            .iter()
+            .filter_map(|m| match m {
+                QueueMessage::Event(event) => Some(partitions::month_of(event.timestamp)),
+                QueueMessage::Error(_) => None,
+            })
+            .collect();
         self.partitions
-            .ensure(&mut client, months)
+            .ensure(&mut client, months.iter().copied())
             .await
             .map_err(from_postgres)?;
-        events::write_batch(&mut client, &messages)
-            .await
-            .map_err(from_postgres)
+        match events::write_batch(&mut client, &messages).await {
+            // Retention (maybe on another node) dropped a month this process knew: make it
+            // again, once.
+            Err(error) if partitions::is_missing_partition(&error) => {
+                self.partitions.forget(months.iter().copied());
+                self.partitions
+                    .ensure(&mut client, months)
+                    .await
+                    .map_err(from_postgres)?;
+                events::write_batch(&mut client, &messages)
+                    .await
+                    .map_err(from_postgres)
+            }
+            outcome => outcome.map_err(from_postgres),
+        }
     }
 
     async fn events(&self, query: EventQuery) -> Result<Vec<EventRecord>, StoreError> {
@@ -269,6 +289,92 @@ impl Store for PostgresStore {
             .query_one("SELECT 1", &[])
             .await
             .map(|_| ())
+            .map_err(from_postgres)
+    }
+
+    async fn delete_expired_events(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        retention::delete_expired_events(&mut client, &self.partitions, cutoffs, limit)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn delete_expired_errors(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        retention::delete_expired_errors(&mut self.client().await?, cutoffs, limit)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn usage(&self) -> Result<StoreUsage, StoreError> {
+        retention::usage(&self.client().await?)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn create_erasure(
+        &self,
+        request: ErasureRequest,
+        at: Micros,
+    ) -> Result<Erasure, StoreError> {
+        erasure::create(&mut self.client().await?, request, at)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn erasure(&self, id: &str) -> Result<Option<Erasure>, StoreError> {
+        erasure::get(&self.client().await?, id)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, StoreError> {
+        erasure::list(&self.client().await?, limit)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn next_erasure(&self) -> Result<Option<Erasure>, StoreError> {
+        erasure::next(&self.client().await?)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn erase_step(&self, id: &str, limit: usize) -> Result<u64, StoreError> {
+        erasure::step(&mut self.client().await?, id, limit)
+            .await
+            .map_err(from_postgres)?
+            .ok_or_else(|| super::not_found_erasure(id))
+    }
+
+    async fn finish_erasure(
+        &self,
+        id: &str,
+        at: Micros,
+        failure: Option<String>,
+    ) -> Result<Erasure, StoreError> {
+        erasure::finish(&self.client().await?, id, at, failure)
+            .await
+            .map_err(from_postgres)?
+            .ok_or_else(|| super::not_found_erasure(id))
+    }
+
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        erasure::suppressions(&self.client().await?)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn pii_secret(&self) -> Result<Vec<u8>, StoreError> {
+        settings::pii_secret(&self.client().await?)
+            .await
             .map_err(from_postgres)
     }
 }

@@ -21,12 +21,19 @@ pub fn month_of(micros: Micros) -> (i32, u8) {
     (at.year(), at.month() as u8)
 }
 
-fn next_month((year, month): (i32, u8)) -> (i32, u8) {
+pub fn next_month((year, month): (i32, u8)) -> (i32, u8) {
     if month == 12 {
         (year + 1, 1)
     } else {
         (year, month + 1)
     }
+}
+
+/// The first instant of a month.
+pub fn start_of((year, month): (i32, u8)) -> Micros {
+    let month = Month::try_from(month).unwrap_or(Month::January);
+    let date = Date::from_calendar_date(year, month, 1).unwrap_or(Date::MIN);
+    crate::model::timestamp::to_micros(date.midnight().assume_utc())
 }
 
 fn first_day((year, month): (i32, u8)) -> String {
@@ -36,8 +43,25 @@ fn first_day((year, month): (i32, u8)) -> String {
 }
 
 /// `events_y2021m01`; years before 0 cannot be parsed by the validator, so no sign is needed.
-fn partition_name((year, month): (i32, u8)) -> String {
+pub fn partition_name((year, month): (i32, u8)) -> String {
     format!("events_y{year:04}m{month:02}")
+}
+
+/// The month of a partition named by [`partition_name`]; `None` for any other name.
+pub fn month_of_partition(name: &str) -> Option<(i32, u8)> {
+    let rest = name.strip_prefix("events_y")?;
+    let (year, month) = rest.split_once('m')?;
+    let (year, month) = (year.parse().ok()?, month.parse().ok()?);
+    (partition_name((year, month)) == name && (1..=12).contains(&month)).then_some((year, month))
+}
+
+/// Whether PostgreSQL refused a row because no partition holds its month: a partition this
+/// process thought it had was dropped (by retention, possibly on another node).
+pub fn is_missing_partition(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        *db.code() == tokio_postgres::error::SqlState::CHECK_VIOLATION
+            && db.message().starts_with("no partition of relation")
+    })
 }
 
 impl Partitions {
@@ -78,6 +102,15 @@ impl Partitions {
         Ok(())
     }
 
+    /// Forgets that `months` have partitions (they were dropped), so that a later event of
+    /// one of them creates it again.
+    pub fn forget(&self, months: impl IntoIterator<Item = (i32, u8)>) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        for month in months {
+            known.remove(&month);
+        }
+    }
+
     /// The current month and the next `ahead` ones.
     pub async fn ensure_ahead(
         &self,
@@ -104,5 +137,20 @@ mod tests {
         assert_eq!(first_day((2021, 2)), "2021-02-01 00:00:00+00");
         assert_eq!(partition_name((2021, 2)), "events_y2021m02");
         assert_eq!(month_of(1_609_459_200_000_000), (2021, 1));
+        assert_eq!(start_of((2021, 1)), 1_609_459_200_000_000);
+    }
+
+    #[test]
+    fn partition_names_give_their_month_back() {
+        assert_eq!(month_of_partition("events_y2021m02"), Some((2021, 2)));
+        for other in [
+            "events",
+            "events_y2021m13",
+            "events_y2021m2",
+            "event_keys",
+            "events_y21m02",
+        ] {
+            assert_eq!(month_of_partition(other), None, "{other}");
+        }
     }
 }

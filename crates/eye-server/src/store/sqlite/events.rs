@@ -1,23 +1,32 @@
 //! Events and session summaries: the worker's idempotent batch write and the event queries.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 use uuid::Uuid;
 
+use super::erasure;
 use super::error_records::insert_error;
 use crate::model::{EventRecord, QueueMessage};
 use crate::store::select::{self, Bound, Statement};
 use crate::store::session_fold::SessionFold;
 use crate::store::{BatchOutcome, EventQuery, SessionSummary};
 
+/// Stores a batch in one transaction, leaving out the messages an erasure covers.
 pub fn write_batch(
     connection: &mut Connection,
     messages: &[QueueMessage],
 ) -> rusqlite::Result<BatchOutcome> {
-    let transaction = connection.transaction()?;
+    // Immediate: the erasure look-up reads before the first write, and a deferred
+    // transaction could not then take the write lock if another process had written.
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let guard = erasure::guard(&transaction, messages)?;
     let mut outcome = BatchOutcome::default();
     let mut sessions = SessionFold::default();
     for message in messages {
+        if let Some(id) = guard.covered(message) {
+            outcome.erased.push(id);
+            continue;
+        }
         match message {
             QueueMessage::Event(event) => {
                 if insert_event(&transaction, event)? {

@@ -107,6 +107,45 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (category, name)
     ) WITHOUT ROWID;
     ",
+    // 5: erasure jobs, suppressed sessions, the deployment's settings (the PII secret), and
+    // error records by session, for erasures.
+    "
+    CREATE TABLE erasures (
+        id TEXT PRIMARY KEY,
+        requested_at INTEGER NOT NULL,
+        requested_by TEXT NOT NULL,
+        app TEXT,
+        session_ids TEXT NOT NULL,
+        suppress INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+        completed_at INTEGER,
+        events_deleted INTEGER NOT NULL DEFAULT 0,
+        errors_deleted INTEGER NOT NULL DEFAULT 0,
+        failure TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX erasures_by_status ON erasures (status, requested_at, id);
+    CREATE INDEX erasures_by_time ON erasures (requested_at, id);
+    CREATE INDEX erasures_by_completion ON erasures (completed_at);
+
+    -- One row per (session, application); a NULL app suppresses every application's
+    -- events. `redacted_session_id` is the session id as error records keep it.
+    CREATE TABLE suppressed_sessions (
+        session_id TEXT NOT NULL,
+        app TEXT,
+        redacted_session_id TEXT NOT NULL,
+        erasure_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX suppressed_sessions_key ON suppressed_sessions (session_id, coalesce(app, ''));
+    CREATE INDEX suppressed_sessions_redacted ON suppressed_sessions (redacted_session_id);
+
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE INDEX errors_by_session ON errors (session_id);
+    ",
 ];
 
 pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -2,10 +2,14 @@
 //! pool of readers, each call run on tokio's blocking pool.
 
 mod admin;
+pub(crate) mod erasure;
 mod error_records;
 pub(crate) mod events;
 mod key_generation;
 mod migrations;
+pub(crate) mod retention;
+mod session_repair;
+mod settings;
 pub(crate) mod wal_checkpoint;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode};
 
+use super::lifecycle::{Cutoffs, Erasure, ErasureRequest, StoreUsage, Suppression};
 use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
 use crate::model::timestamp::Micros;
 use crate::model::{
@@ -295,6 +300,87 @@ impl Store for SqliteStore {
 
     async fn check(&self) -> Result<(), StoreError> {
         self.read(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
+    async fn delete_expired_events(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let cutoffs = cutoffs.clone();
+        self.write(move |connection| retention::delete_expired_events(connection, &cutoffs, limit))
+            .await
+    }
+
+    async fn delete_expired_errors(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let cutoffs = cutoffs.clone();
+        self.write(move |connection| retention::delete_expired_errors(connection, &cutoffs, limit))
+            .await
+    }
+
+    async fn usage(&self) -> Result<StoreUsage, StoreError> {
+        let path = self.path.clone();
+        self.read(move |connection| retention::usage(connection, &path))
+            .await
+    }
+
+    async fn create_erasure(
+        &self,
+        request: ErasureRequest,
+        at: Micros,
+    ) -> Result<Erasure, StoreError> {
+        self.write(move |connection| erasure::create(connection, request, at))
+            .await
+    }
+
+    async fn erasure(&self, id: &str) -> Result<Option<Erasure>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |connection| erasure::get(connection, &id))
+            .await
+    }
+
+    async fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, StoreError> {
+        self.read(move |connection| erasure::list(connection, limit))
+            .await
+    }
+
+    async fn next_erasure(&self) -> Result<Option<Erasure>, StoreError> {
+        self.write(|connection| erasure::next(connection)).await
+    }
+
+    async fn erase_step(&self, id: &str, limit: usize) -> Result<u64, StoreError> {
+        let owned = id.to_owned();
+        self.write(move |connection| erasure::step(connection, &owned, limit))
+            .await?
+            .ok_or_else(|| super::not_found_erasure(id))
+    }
+
+    async fn finish_erasure(
+        &self,
+        id: &str,
+        at: Micros,
+        failure: Option<String>,
+    ) -> Result<Erasure, StoreError> {
+        let owned = id.to_owned();
+        self.write(move |connection| erasure::finish(connection, &owned, at, failure))
+            .await?
+            .ok_or_else(|| super::not_found_erasure(id))
+    }
+
+    async fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        self.read(erasure::suppressions).await
+    }
+
+    async fn pii_secret(&self) -> Result<Vec<u8>, StoreError> {
+        if let Some(secret) = self.read(settings::pii_secret).await? {
+            return Ok(secret);
+        }
+        self.write(|connection| settings::make_pii_secret(connection))
             .await
     }
 }

@@ -208,22 +208,9 @@ fn usage_lines(usage: &Usage) -> Vec<String> {
     lines
 }
 
-/// A byte count as people read it.
+/// A byte count as people read it, and exact.
 fn bytes(count: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if count < 1024 {
-        return format!("{count} bytes");
-    }
-    let mut value = count as f64;
-    let mut unit = "bytes";
-    for next in UNITS {
-        if value < 1024.0 {
-            break;
-        }
-        value /= 1024.0;
-        unit = next;
-    }
-    format!("{value:.1} {unit} ({count} bytes)")
+    format!("{} ({count} bytes)", output::byte_size(count))
 }
 
 #[cfg(test)]
@@ -232,8 +219,7 @@ mod tests {
 
     #[test]
     fn byte_counts_read_as_people_write_them() {
-        assert_eq!(bytes(512), "512 bytes");
-        assert_eq!(bytes(1536), "1.5 KiB (1536 bytes)");
-        assert_eq!(bytes(5 * 1024 * 1024 * 1024), "5.0 GiB (5368709120 bytes)");
+        assert_eq!(bytes(512), "512 B (512 bytes)");
+        assert_eq!(bytes(12_300_000), "12 MB (12300000 bytes)");
     }
 }

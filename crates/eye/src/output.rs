@@ -153,6 +153,25 @@ pub fn error_cells(error: &ErrorRecord) -> Vec<String> {
     ]
 }
 
+/// `1.2 MB`, `340 kB`, `512 B`.
+pub fn byte_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +194,14 @@ mod tests {
         let note_at = lines[1].find("first").expect("note");
         assert_eq!(lines[2].find("second"), Some(note_at), "aligned: {lines:?}");
         assert_eq!(lines[0].find("NOTE"), Some(note_at), "{lines:?}");
+    }
+
+    #[test]
+    fn byte_sizes_read_as_people_write_them() {
+        assert_eq!(byte_size(512), "512 B");
+        assert_eq!(byte_size(1_234), "1.2 kB");
+        assert_eq!(byte_size(340_000), "340 kB");
+        assert_eq!(byte_size(12_300_000), "12 MB");
+        assert_eq!(byte_size(5_000_000_000), "5.0 GB");
     }
 }

@@ -175,3 +175,95 @@ fn the_alert_rules_example_is_a_valid_configuration() {
             .expect("the README's alert rules load");
     assert_eq!(config.alerts.len(), 2);
 }
+
+#[test]
+fn the_data_keeping_examples_run_as_written() {
+    let script = blocks_under(
+        "## Keeping data: retention, erasure, PII rules, backups",
+        "sh",
+    )
+    .into_iter()
+    .next()
+    .expect("the block of examples");
+    let work = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let mut lines = vec![
+        "set -euo pipefail".to_owned(),
+        "curl() { command curl --max-time 10 \"$@\"; printf '\\n== curl done\\n'; }".to_owned(),
+        "eye() { \"$EYE\" \"$@\"; }".to_owned(),
+        // What the block assumes: a server on eye-data with an admin key, and session s-42's
+        // events stored.
+        "ADMIN_KEY=$(eye keys create --data-dir eye-data --app ops --scope admin 2>/dev/null)"
+            .to_owned(),
+        "INGEST_KEY=$(eye keys create --data-dir eye-data --app shop --scope ingest 2>/dev/null)"
+            .to_owned(),
+        // Not through the function: `$!` must be the server itself, for the trap to stop it.
+        format!("\"$EYE\" serve --data-dir eye-data --listen {address} >/dev/null 2>server.log &"),
+        "SERVER=$!; trap 'kill $SERVER' EXIT".to_owned(),
+        wait_until(
+            &format!("command curl -sf http://{address}/readyz >/dev/null"),
+            "the server is not ready",
+        ),
+        format!(
+            "command curl -sf -H \"Authorization: Bearer $INGEST_KEY\" -H 'Content-Type: application/json' \
+             -d '[{{\"session_id\": \"s-42\", \"category\": \"page interaction\", \"name\": \"pageview\", \
+             \"data\": {{\"host\": \"h\", \"path\": \"/\"}}, \"timestamp\": \"2021-01-01T09:15:27Z\"}}]' \
+             http://{address}/v1/events >/dev/null"
+        ),
+        wait_until(
+            &format!("command curl -s http://{address}/readyz | grep -q '\"queue_depth\":0'"),
+            "the queue is not drained",
+        ),
+    ];
+    for line in script.lines() {
+        lines.push(line.replace("localhost:8000", &address));
+    }
+    std::os::unix::fs::symlink(repository().join("schemas"), work.path().join("schemas"))
+        .expect("link the shipped schemas");
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(lines.join("\n"))
+        .current_dir(work.path())
+        .env("EYE", EYE)
+        .env("EYE_URL", format!("http://{address}"))
+        .env_remove("EYE_DATA_DIR")
+        .env_remove("EYE_CONFIG")
+        .env_remove("EYE_KEY")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let log = std::fs::read_to_string(work.path().join("server.log")).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "the examples failed:\n{stdout}\n{}\nserver log:\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Piped, the eye commands print JSON lines too: every JSON line in order.
+    let answers: Vec<Value> = stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(answers.len() >= 6, "{stdout}");
+    let [usage, curl_usage, erased, requested, listed, ..] = &answers[..] else {
+        panic!("{stdout}");
+    };
+    assert_eq!(usage["events"], 1, "eye usage: {usage}");
+    assert_eq!(curl_usage["events"], 1, "{curl_usage}");
+    assert_eq!(erased["status"], "done", "eye erase --wait: {erased}");
+    assert_eq!(erased["events_deleted"], 1, "{erased}");
+    assert_eq!(requested["status"], "pending", "{requested}");
+    assert_eq!(requested["suppress"], true, "{requested}");
+    assert_eq!(
+        listed["session_ids"],
+        serde_json::json!(["s-43"]),
+        "newest first: {listed}"
+    );
+    let restored = work.path().join("eye-data-restored").join("eye.db");
+    assert!(
+        restored.is_file(),
+        "eye restore made {}",
+        restored.display()
+    );
+}

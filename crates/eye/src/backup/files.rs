@@ -94,36 +94,3 @@ pub fn is_sqlite(path: &Path) -> anyhow::Result<bool> {
         Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
     }
 }
-
-/// `1.2 MB`, `340 kB`, `512 B`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[unit])
-    } else {
-        format!("{value:.0} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::size;
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(size(512), "512 B");
-        assert_eq!(size(1_234), "1.2 kB");
-        assert_eq!(size(340_000), "340 kB");
-        assert_eq!(size(12_300_000), "12 MB");
-        assert_eq!(size(5_000_000_000), "5.0 GB");
-    }
-}

@@ -54,7 +54,7 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
         "restored {} into {} ({}, integrity check ok); serve it with: eye serve --data-dir {}",
         from.display(),
         store.display(),
-        files::size(bytes),
+        crate::output::byte_size(bytes),
         dir.display()
     );
     let report = Report {

@@ -57,7 +57,7 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
         "backed up {} to {} ({}) in {}",
         store.display(),
         destination.display(),
-        files::size(bytes),
+        crate::output::byte_size(bytes),
         duration(started.elapsed()),
     );
     let report = Report {

@@ -1,6 +1,6 @@
-//! Rows per table of a store, to compare a migration's source and target at its end. Events
-//! and errors are counted by reading them in pages, as the copy does: the `Store` seam has
-//! no count of everything, and a migration reads it all anyway.
+//! Rows per table of a store, to compare a migration's source and target at its end. Events,
+//! errors and erasures are counted by reading them in pages, as the copy does: the `Store`
+//! seam has no count of everything, and a migration reads it all anyway.
 
 use std::fmt;
 
@@ -14,6 +14,8 @@ pub struct Counts {
     pub schema_versions: usize,
     pub events: usize,
     pub errors: usize,
+    pub erasures: usize,
+    pub suppressed_sessions: usize,
 }
 
 impl Counts {
@@ -23,6 +25,8 @@ impl Counts {
             schema_versions: store.schema_history().await?.len(),
             events: count_events(store).await?,
             errors: count_errors(store).await?,
+            erasures: super::kept::count_erasures(store).await?,
+            suppressed_sessions: store.suppressions().await?.len(),
         })
     }
 
@@ -37,6 +41,12 @@ impl Counts {
             ),
             ("events", self.events, target.events),
             ("errors", self.errors, target.errors),
+            ("erasures", self.erasures, target.erasures),
+            (
+                "suppressed sessions",
+                self.suppressed_sessions,
+                target.suppressed_sessions,
+            ),
         ]
         .into_iter()
         .filter(|(_, source, target)| source != target)
@@ -48,8 +58,13 @@ impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} keys, {} schema versions, {} events, {} errors",
-            self.keys, self.schema_versions, self.events, self.errors
+            "{} keys, {} schema versions, {} events, {} errors, {} erasures, {} suppressed sessions",
+            self.keys,
+            self.schema_versions,
+            self.events,
+            self.errors,
+            self.erasures,
+            self.suppressed_sessions
         )
     }
 }

@@ -2,9 +2,15 @@
 //! store). The copy goes through the stores' idempotent writes, so running it again after an
 //! interruption stores nothing twice; a checkpoint file lets it resume where it stopped, and
 //! the run ends by comparing what each table holds on both sides.
+//!
+//! Its parts, in order: the PII secret (first: a target that hashes with another secret is
+//! refused before anything is written to it), keys, schema versions, events and errors (the
+//! two checkpointed parts), then erasure jobs (after the rows they may cover: see
+//! `kept::copy_erasures`). Every part but the checkpointed ones runs whole on every run.
 
 mod checkpoint;
 mod counts;
+mod kept;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,6 +103,7 @@ pub async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
     let to = open_url(&args.to, Side::Target)
         .await
         .context("opening the target store")?;
+    kept::copy_pii_secret(from.as_ref(), to.as_ref()).await?;
     let checkpoint = Checkpoint::for_urls(&args.from, &args.to);
     checkpoint.validate(to.as_ref()).await?;
 
@@ -111,6 +118,9 @@ pub async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
     copy_rows(from.as_ref(), to.as_ref(), &checkpoint, Part::Errors, batch)
         .await?
         .report("errors");
+    kept::copy_erasures(from.as_ref(), to.as_ref())
+        .await?
+        .report("erasures (with their suppressed sessions)");
 
     let (source, target) = (
         Counts::of(from.as_ref()).await?,

@@ -76,3 +76,55 @@ impl LiveFeed {
         self.sender.subscribe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(app: &str, session_id: &str, received_at: Micros) -> EventRecord {
+        EventRecord {
+            id: uuid::Uuid::nil(),
+            app: app.into(),
+            session_id: session_id.into(),
+            category: "c".into(),
+            name: "n".into(),
+            data: "{}".into(),
+            timestamp: received_at,
+            received_at,
+            event_id: None,
+            schema_version: None,
+        }
+    }
+
+    #[test]
+    fn buffered_events_of_an_erased_session_are_withheld() {
+        let feed = LiveFeed::default();
+        let done = now_micros();
+        assert!(!feed.is_forgotten(&event("shop", "s1", done - 1)));
+        feed.forget(
+            &ErasureRequest {
+                session_ids: vec!["s1".into()],
+                app: Some("shop".into()),
+                suppress: false,
+                requested_by: "key_1".into(),
+            },
+            done,
+        );
+        assert!(
+            feed.is_forgotten(&event("shop", "s1", done - 1)),
+            "received before: withheld"
+        );
+        assert!(
+            !feed.is_forgotten(&event("shop", "s1", done + 1)),
+            "received after: shown"
+        );
+        assert!(
+            !feed.is_forgotten(&event("blog", "s1", done - 1)),
+            "another application's"
+        );
+        assert!(
+            !feed.is_forgotten(&event("shop", "s2", done - 1)),
+            "another session"
+        );
+    }
+}

@@ -224,3 +224,100 @@ async fn bad_erasure_requests_are_refused_naming_the_field() {
     let (_, list) = admin(&app, Method::GET, "/v1/erasures", None).await;
     assert_eq!(list["erasures"], json!([]), "nothing half-recorded: {list}");
 }
+
+/// Hostile bodies and ids: each gets its 4xx with a code, nothing is recorded, and SQL in a
+/// session id is only ever a session id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_erasure_requests_get_their_4xx_and_record_nothing() {
+    let app = spawn().await;
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let huge = format!(r#"{{"session_ids": ["{}"]}}"#, "s".repeat(3 * 1024 * 1024));
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "empty body",
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "truncated",
+            b"{\"session_ids\": [".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "invalid UTF-8",
+            b"{\"session_ids\": [\"\xff\"]}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "nested 10,000 deep",
+            deep.into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "NUL in an id",
+            br#"{"session_ids": ["a\u0000b"]}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "an id of 10,000 characters",
+            format!(r#"{{"session_ids": ["{}"]}}"#, "s".repeat(10_000)).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "3 MiB body",
+            huge.into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "object ids",
+            br#"{"session_ids": [{"$ne": null}]}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+    ];
+    for (name, body, status, code) in cases {
+        let response = app
+            .request(Method::POST, "/v1/erasures", Some(&app.admin_key))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        let answer = json_of(response).await;
+        assert_eq!(
+            (answer.0, answer.1["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{name}: {}",
+            answer.1
+        );
+    }
+    let (_, list) = admin(&app, Method::GET, "/v1/erasures", None).await;
+    assert_eq!(list["erasures"], json!([]), "nothing recorded: {list}");
+
+    // SQL is a session id like any other: the events of `s1` stay.
+    assert_eq!(
+        app.ingest(&pageview("s1", "2021-01-01T09:15:27Z"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    app.drain().await;
+    let job = erase(&app, json!({"session_ids": ["' OR '1'='1", "s1' --", "%"]})).await;
+    assert_eq!(job["events_deleted"], 0, "{job}");
+    assert_eq!(app.all_events("session_id=s1").await.len(), 1);
+    for id in ["' OR '1'='1", "..%2F..%2Fetc%2Fpasswd", "%00", "era_%25"] {
+        let (status, body) = admin(&app, Method::GET, &format!("/v1/erasures/{id}"), None).await;
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST,
+            "{id}: {status} {body}"
+        );
+        assert!(body["error"]["code"].is_string(), "{id}: {body}");
+    }
+}

@@ -1,6 +1,8 @@
 //! `eye migrate-data` between two embedded stores (the PostgreSQL target is covered in
 //! `cluster.rs`): a source that is not there, a repeated run, a checkpoint left by a killed
-//! run whose target was then made again, and a target that cannot match its source.
+//! run whose target was then made again, and a target that cannot match its source. And from
+//! an embedded store to PostgreSQL, what a store keeps besides rows: the PII secret (a
+//! target that hashes with another one is refused), erasure records and suppressions.
 
 mod common;
 
@@ -8,8 +10,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Run, Server, create_key, drain, eye_command, finish};
-use serde_json::json;
+use common::services::Schema;
+use common::{Run, Server, create_key, drain, eye_command, finish, get_json};
+use eye_server::store::{ErasureRequest, PostgresStore, SqliteStore, Store};
+use serde_json::{Value, json};
 
 const EVENTS: usize = 600;
 
@@ -276,5 +280,280 @@ async fn replayed_errors_keep_their_replay_marks() {
         errors[0].replayed_at.is_some() && errors[0].replayed_event_id.is_some(),
         "the replay mark moved with the error: {:?}",
         errors[0]
+    );
+}
+
+/// A schema whose `first_name` is hashed.
+fn hashing_schema() -> Value {
+    json!({"type": "object", "properties": {"first_name": {"type": "string", "x-eye-pii": "hash"}}})
+}
+
+fn submit(session: &str, first_name: &str) -> Value {
+    json!({"session_id": session, "category": "form interaction", "name": "submit",
+           "data": {"first_name": first_name}, "timestamp": "2021-01-01 09:00:00"})
+}
+
+fn pageview(session: &str, second: u32) -> Value {
+    json!({"session_id": session, "category": "page interaction", "name": "pageview",
+           "data": {}, "timestamp": format!("2021-01-01 10:00:{second:02}")})
+}
+
+async fn send(server: &Server, key: &str, events: &Value) -> Value {
+    let response = common::http()
+        .post(format!("{}/v1/events", server.base))
+        .bearer_auth(key)
+        .json(events)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 202);
+    response.json().await.expect("json")
+}
+
+async fn session_events(server: &Server, key: &str, session: &str) -> Vec<Value> {
+    let url = format!("{}/v1/events?session_id={session}&limit=100", server.base);
+    let (status, page) = get_json(&common::http(), &url, key).await;
+    assert_eq!(status, 200, "{page}");
+    page["events"].as_array().expect("events").clone()
+}
+
+/// The erasure `id` once it is done, asked for every 50 ms up to `limit`.
+async fn done_erasure(server: &Server, admin: &str, id: &str, limit: Duration) -> Value {
+    let url = format!("{}/v1/erasures/{id}", server.base);
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, job) = get_json(&common::http(), &url, admin).await;
+        assert_eq!(status, 200, "{job}");
+        match job["status"].as_str() {
+            Some("done") => return job,
+            Some("pending" | "running") => {}
+            other => panic!("erasure {id} ended {other:?}: {job}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not done within {limit:?}: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn migrate_to(work: &Path, from: &Path, to: &str) -> Run {
+    let from = sqlite_url(from);
+    let mut command = eye_command(&["migrate-data", "--from", &from, "--to", to], &[]);
+    command.current_dir(work);
+    finish(command, None)
+}
+
+/// After moving to PostgreSQL, a value sent to the new deployment hashes as it did before
+/// the move; erasure records are there with their counts and who asked; a suppressed session
+/// stays suppressed; and a job the source had not run yet is run by the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashes_erasures_and_suppressions_move_to_postgres() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let source = work.path().join("source");
+    let ingest = create_key(&source, "shop", "ingest");
+    let query = create_key(&source, "team", "query");
+    let admin = create_key(&source, "ops", "admin");
+    let (hashed_before, erased_before) = {
+        let server = Server::start(&source, &[]);
+        let http = common::http();
+        let put = http
+            .put(format!(
+                "{}/v1/schemas/form%20interaction/submit",
+                server.base
+            ))
+            .bearer_auth(&admin)
+            .json(&hashing_schema())
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(put.status(), 201);
+        let events = json!([
+            submit("s-hashed", "Ada"),
+            pageview("s-gone", 1),
+            pageview("s-gone", 2),
+            pageview("s-pending", 3),
+            pageview("s-pending", 4),
+            pageview("s-keep", 5),
+        ]);
+        send(&server, &ingest, &events).await;
+        drain(&http, &server.base, Duration::from_secs(30)).await;
+        let stored = session_events(&server, &query, "s-hashed").await;
+        let hashed = stored[0]["data"]["first_name"].clone();
+        assert!(
+            hashed
+                .as_str()
+                .is_some_and(|h| h.starts_with("hmac-sha256:")),
+            "{stored:?}"
+        );
+        let erase = json!({"session_ids": ["s-gone"], "suppress": true});
+        let (status, job): (u16, Value) = {
+            let response = http
+                .post(format!("{}/v1/erasures", server.base))
+                .bearer_auth(&admin)
+                .json(&erase)
+                .send()
+                .await
+                .expect("erase");
+            (
+                response.status().as_u16(),
+                response.json().await.expect("json"),
+            )
+        };
+        assert_eq!(status, 202, "{job}");
+        let id = job["id"].as_str().expect("id");
+        let done = done_erasure(&server, &admin, id, Duration::from_secs(30)).await;
+        assert_eq!(done["events_deleted"], 2, "{done}");
+        server.stop();
+        (hashed, done)
+    };
+    // A job asked for while no node ran: still pending when the copy is made.
+    let pending = {
+        let store = SqliteStore::open(&source).expect("source");
+        let request = ErasureRequest {
+            session_ids: vec!["s-pending".into()],
+            app: None,
+            suppress: false,
+            requested_by: "key_00000000000000ff".into(),
+        };
+        store
+            .create_erasure(request, 1_700_000_000_000_000)
+            .await
+            .expect("create")
+    };
+
+    let url = schema.url(None);
+    let run = migrate_to(work.path(), &source, &url);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for line in [
+        "PII secret: copied",
+        "erasures (with their suppressed sessions): 2 copied, 0 already present",
+        "4 events, 0 errors, 2 erasures, 1 suppressed sessions",
+    ] {
+        assert!(run.stderr.contains(line), "{line:?} in:\n{}", run.stderr);
+    }
+    let target = PostgresStore::connect(&url, None, 1).await.expect("target");
+    let source_secret = SqliteStore::open(&source)
+        .expect("source")
+        .stored_pii_secret()
+        .await
+        .expect("source secret");
+    assert!(source_secret.is_some());
+    assert_eq!(
+        target.stored_pii_secret().await.expect("target secret"),
+        source_secret
+    );
+
+    let moved = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(moved.path(), &["--store", &url]);
+    let answer = send(
+        &server,
+        &ingest,
+        &json!([
+            submit("s-hashed-after", "Ada"),
+            pageview("s-gone", 6),
+            pageview("s-after", 7)
+        ]),
+    )
+    .await;
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    drain(&common::http(), &server.base, Duration::from_secs(30)).await;
+    let after = session_events(&server, &query, "s-hashed-after").await;
+    assert_eq!(
+        after[0]["data"]["first_name"], hashed_before,
+        "the same value hashes alike before and after the move"
+    );
+    assert_eq!(session_events(&server, &query, "s-after").await.len(), 1);
+    assert!(
+        session_events(&server, &query, "s-gone").await.is_empty(),
+        "the suppressed session stays suppressed"
+    );
+    let erased_id = erased_before["id"].as_str().expect("id");
+    let (status, erased_after) = get_json(
+        &common::http(),
+        &format!("{}/v1/erasures/{erased_id}", server.base),
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 200, "{erased_after}");
+    assert_eq!(
+        erased_after, erased_before,
+        "the record moved as it was: who asked, when, what it removed"
+    );
+    assert!(
+        erased_after["requested_by"]
+            .as_str()
+            .is_some_and(|by| by.starts_with("key_")),
+        "{erased_after}"
+    );
+    let ran = done_erasure(&server, &admin, &pending.id, Duration::from_secs(30)).await;
+    assert_eq!(ran["events_deleted"], 2, "{ran}");
+    assert_eq!(ran["requested_by"], "key_00000000000000ff", "{ran}");
+    assert!(
+        session_events(&server, &query, "s-pending")
+            .await
+            .is_empty()
+    );
+    assert_eq!(session_events(&server, &query, "s-keep").await.len(), 1);
+}
+
+/// A target that already hashes with a secret of its own is refused before anything is
+/// copied, with what to do; once its secret is deleted as the message says, the copy runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_with_another_pii_secret_is_refused() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let source = work.path().join("source");
+    create_key(&source, "shop", "ingest");
+    let source_secret = SqliteStore::open(&source)
+        .expect("source")
+        .pii_secret()
+        .await
+        .expect("source secret");
+    let url = schema.url(None);
+    let target = PostgresStore::connect(&url, None, 1).await.expect("target");
+    let own = target.pii_secret().await.expect("target secret");
+    assert_ne!(own, source_secret);
+
+    let run = migrate_to(work.path(), &source, &url);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for part in [
+        "already hashes `x-eye-pii: hash` fields with another PII secret",
+        "Nothing was copied",
+        "empty target",
+        "DELETE FROM settings WHERE name = 'pii_secret'",
+        "`pii_secret` in their configuration",
+    ] {
+        assert!(run.stderr.contains(part), "{part:?} in:\n{}", run.stderr);
+    }
+    assert!(target.export_keys().await.expect("keys").is_empty());
+    assert_eq!(target.stored_pii_secret().await.expect("secret"), Some(own));
+
+    let (client, connection) =
+        tokio_postgres::connect(&common::services::postgres_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+    tokio::spawn(connection);
+    client
+        .execute(
+            &format!(
+                "DELETE FROM {}.settings WHERE name = 'pii_secret'",
+                schema.name
+            ),
+            &[],
+        )
+        .await
+        .expect("delete the target's secret");
+    let run = migrate_to(work.path(), &source, &url);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("PII secret: copied"), "{}", run.stderr);
+    assert_eq!(
+        target.stored_pii_secret().await.expect("secret"),
+        Some(source_secret)
     );
 }

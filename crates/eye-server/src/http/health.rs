@@ -64,7 +64,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if state.metrics.is_some()
         && let Err(error) = super::usage::measure(&state).await
     {
-        tracing::warn!(code = error.code, "could not read the store's usage for /metrics");
+        tracing::warn!(
+            code = error.code,
+            "could not read the store's usage for /metrics"
+        );
     }
     match &state.metrics {
         Some(handle) => (

@@ -183,6 +183,11 @@ pub(crate) fn not_found_erasure(id: &str) -> StoreError {
     ))
 }
 
+/// The answer to importing an empty PII secret (it would hash with no secret at all).
+pub(crate) fn empty_pii_secret() -> StoreError {
+    StoreError::Rejected("an empty PII secret cannot be imported".to_owned())
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a batch of queue messages in one transaction; safe to repeat. Messages an
@@ -322,6 +327,28 @@ pub trait Store: Send + Sync + 'static {
     /// The deployment's secret for `hash` PII rules: made at the first call and kept in the
     /// store, so that every node of a deployment hashes alike.
     async fn pii_secret(&self) -> Result<Vec<u8>, StoreError>;
+
+    // Moving a deployment to another store (`eye migrate-data`): what the store keeps
+    // besides rows, exported and imported as it is.
+
+    /// The PII secret kept, without making one when there is none.
+    async fn stored_pii_secret(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keeps `secret` as the PII secret when the store has none yet. `true`: the store now
+    /// hashes with `secret` (kept now, or it was already the one kept); `false`: the store
+    /// already keeps a different secret, left as it is. `Rejected` for an empty secret.
+    async fn import_pii_secret(&self, secret: &[u8]) -> Result<bool, StoreError>;
+    /// Every erasure in the order they were requested (then by id), a page at a time: at
+    /// most `limit` after `after`, the (`requested_at`, `id`) of the last one of the
+    /// previous page.
+    async fn export_erasures(
+        &self,
+        after: Option<(Micros, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Erasure>, StoreError>;
+    /// Stores an erasure exactly as exported (status, counts and all: a job not finished is
+    /// then run by this store's workers) and, when it suppresses, its sessions'
+    /// suppressions. A no-op returning `false` when its id exists.
+    async fn import_erasure(&self, erasure: &Erasure) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

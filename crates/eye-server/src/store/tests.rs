@@ -1,15 +1,18 @@
 //! The store conformance suite: one function per behaviour, stamped out per backend.
 //! Retention and usage behaviours are in `tests/lifecycle.rs` (and `lifecycle_backends.rs`),
-//! erasure in `tests/erasure.rs`.
+//! erasure in `tests/erasure.rs`, what moving to another store relies on in
+//! `tests/moving.rs`.
 
 mod erasure;
 mod lifecycle;
 mod lifecycle_backends;
+mod moving;
 
 use std::sync::Arc;
 
 use erasure::*;
 use lifecycle::*;
+use moving::*;
 
 use async_trait::async_trait;
 
@@ -778,6 +781,12 @@ conformance_suite!(
     erasures_are_claimed_oldest_first_and_listed_newest_first,
     a_batch_skips_sessions_under_erasure,
     suppressed_sessions_stay_out,
+    the_stored_pii_secret_is_read_without_making_one,
+    a_pii_secret_is_imported_only_where_none_is_kept,
+    a_store_with_its_own_secret_reports_an_import,
+    erasures_are_imported_as_exported_once,
+    imported_suppressions_keep_their_sessions_out,
+    an_imported_job_not_yet_run_is_run_here,
 );
 
 conformance_suite!(
@@ -812,6 +821,12 @@ conformance_suite!(
     erasures_are_claimed_oldest_first_and_listed_newest_first,
     a_batch_skips_sessions_under_erasure,
     suppressed_sessions_stay_out,
+    the_stored_pii_secret_is_read_without_making_one,
+    a_pii_secret_is_imported_only_where_none_is_kept,
+    a_store_with_its_own_secret_reports_an_import,
+    erasures_are_imported_as_exported_once,
+    imported_suppressions_keep_their_sessions_out,
+    an_imported_job_not_yet_run_is_run_here,
 );
 
 /// Every filter of the query API is served by an index, never a full scan of `events`:

@@ -229,4 +229,24 @@ impl Store for RefusingStore {
     async fn pii_secret(&self) -> Result<Vec<u8>, StoreError> {
         self.inner.pii_secret().await
     }
+
+    async fn stored_pii_secret(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.stored_pii_secret().await
+    }
+
+    async fn import_pii_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
+        self.inner.import_pii_secret(secret).await
+    }
+
+    async fn export_erasures(
+        &self,
+        after: Option<(Micros, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Erasure>, StoreError> {
+        self.inner.export_erasures(after, limit).await
+    }
+
+    async fn import_erasure(&self, erasure: &Erasure) -> Result<bool, StoreError> {
+        self.inner.import_erasure(erasure).await
+    }
 }

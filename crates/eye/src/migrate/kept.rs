@@ -23,8 +23,8 @@ const OTHER_SECRET: &str = "the target already hashes `x-eye-pii: hash` fields w
 pub async fn copy_pii_secret(from: &dyn Store, to: &dyn Store) -> anyhow::Result<()> {
     let Some(secret) = from.stored_pii_secret().await? else {
         eprintln!(
-            "PII secret: none in the source (if its nodes set `pii_secret` in their \
-             configuration, set the same on the target's)"
+            "PII secret: the source keeps none (its nodes never started, or hash with a \
+             `pii_secret` from their configuration: set the same on the target's nodes)"
         );
         return Ok(());
     };

@@ -72,26 +72,56 @@ pub async fn create(
         errors_deleted: 0,
         failure: None,
     };
-    let request = &erasure.request;
     let transaction = client.transaction().await?;
+    insert(&transaction, &erasure, "").await?;
+    transaction.commit().await?;
+    Ok(erasure)
+}
+
+/// Stores a job exported from another store as it is, with its suppressions; false when a
+/// job has its id already.
+pub async fn import(client: &mut Object, erasure: &Erasure) -> Result<bool, Error> {
+    let transaction = client.transaction().await?;
+    let inserted = insert(&transaction, erasure, "ON CONFLICT (id) DO NOTHING").await?;
+    transaction.commit().await?;
+    Ok(inserted)
+}
+
+/// Takes [`ERASURE_LOCK`], inserts the job's row (`on_conflict` says what a taken id does),
+/// and then, when it suppresses, a suppression per session (one an earlier job made stays
+/// that job's).
+async fn insert(
+    transaction: &Transaction<'_>,
+    erasure: &Erasure,
+    on_conflict: &str,
+) -> Result<bool, Error> {
+    let request = &erasure.request;
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&ERASURE_LOCK])
         .await?;
-    transaction
+    let inserted = transaction
         .execute(
             &format!(
-                "INSERT INTO erasures ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'pending', NULL, 0, 0, NULL)"
+                "INSERT INTO erasures ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {on_conflict}"
             ),
             &[
                 &erasure.id,
-                &at(requested_at),
+                &at(erasure.requested_at),
                 &request.requested_by,
                 &request.app,
                 &encode_sessions(&request.session_ids),
                 &request.suppress,
+                &erasure.status.as_str(),
+                &erasure.completed_at.map(at),
+                &(erasure.events_deleted.min(i64::MAX as u64) as i64),
+                &(erasure.errors_deleted.min(i64::MAX as u64) as i64),
+                &erasure.failure,
             ],
         )
         .await?;
+    if inserted == 0 {
+        return Ok(false);
+    }
     if request.suppress {
         let redacted: Vec<String> = request
             .session_ids
@@ -103,12 +133,11 @@ pub async fn create(
                 "INSERT INTO suppressed_sessions (session_id, app, redacted_session_id, erasure_id, created_at)
                  SELECT s, $3, r, $4, $5 FROM unnest($1::text[], $2::text[]) AS u(s, r)
                  ON CONFLICT DO NOTHING",
-                &[&request.session_ids, &redacted, &request.app, &erasure.id, &at(requested_at)],
+                &[&request.session_ids, &redacted, &request.app, &erasure.id, &at(erasure.requested_at)],
             )
             .await?;
     }
-    transaction.commit().await?;
-    Ok(erasure)
+    Ok(true)
 }
 
 pub async fn get(client: &Object, id: &str) -> Result<Option<Erasure>, Error> {
@@ -128,6 +157,37 @@ pub async fn list(client: &Object, limit: usize) -> Result<Vec<Erasure>, Error> 
             &[&(limit as i64)],
         )
         .await?;
+    Ok(rows.iter().map(erasure_from_row).collect())
+}
+
+/// Jobs in the order they were requested, after (`requested_at`, `id`) `after`.
+pub async fn export(
+    client: &Object,
+    after: Option<(Micros, &str)>,
+    limit: usize,
+) -> Result<Vec<Erasure>, Error> {
+    let limit = limit.min(i64::MAX as usize) as i64;
+    let rows = match after {
+        None => {
+            client
+                .query(
+                    &format!("SELECT {COLUMNS} FROM erasures ORDER BY requested_at, id LIMIT $1"),
+                    &[&limit],
+                )
+                .await?
+        }
+        Some((requested_at, id)) => {
+            client
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM erasures WHERE (requested_at, id) > ($1, $2)
+                         ORDER BY requested_at, id LIMIT $3"
+                    ),
+                    &[&at(requested_at), &id, &limit],
+                )
+                .await?
+        }
+    };
     Ok(rows.iter().map(erasure_from_row).collect())
 }
 

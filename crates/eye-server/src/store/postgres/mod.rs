@@ -377,4 +377,35 @@ impl Store for PostgresStore {
             .await
             .map_err(from_postgres)
     }
+
+    async fn stored_pii_secret(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        settings::stored_pii_secret(&self.client().await?)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn import_pii_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
+        if secret.is_empty() {
+            return Err(super::empty_pii_secret());
+        }
+        settings::import_pii_secret(&self.client().await?, secret)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn export_erasures(
+        &self,
+        after: Option<(Micros, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Erasure>, StoreError> {
+        erasure::export(&self.client().await?, after, limit)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn import_erasure(&self, job: &Erasure) -> Result<bool, StoreError> {
+        erasure::import(&mut self.client().await?, job)
+            .await
+            .map_err(from_postgres)
+    }
 }

@@ -21,3 +21,22 @@ pub async fn pii_secret(client: &Object) -> Result<Vec<u8>, Error> {
         .await?;
     Ok(client.query_one(read, &[&PII_SECRET]).await?.get(0))
 }
+
+/// The secret, if one was made.
+pub async fn stored_pii_secret(client: &Object) -> Result<Option<Vec<u8>>, Error> {
+    let row = client
+        .query_opt("SELECT value FROM settings WHERE name = $1", &[&PII_SECRET])
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// Keeps `secret` unless one exists; whether the one kept afterwards is `secret`.
+pub async fn import_pii_secret(client: &Object, secret: &[u8]) -> Result<bool, Error> {
+    client
+        .execute(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&PII_SECRET, &secret],
+        )
+        .await?;
+    Ok(stored_pii_secret(client).await?.as_deref() == Some(secret))
+}

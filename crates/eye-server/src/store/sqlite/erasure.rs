@@ -94,21 +94,52 @@ pub fn create(
         errors_deleted: 0,
         failure: None,
     };
-    let request = &erasure.request;
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    transaction.execute(
-        &format!("INSERT INTO erasures ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', NULL, 0, 0, NULL)"),
-        params![
+    if !insert(&transaction, &erasure)? {
+        // A fresh id that another job has (64 random bits): never silently dropped.
+        return Err(rusqlite::Error::StatementChangedRows(0));
+    }
+    transaction.commit()?;
+    Ok(erasure)
+}
+
+/// Stores a job exported from another store as it is, with its suppressions; false when a
+/// job has its id already.
+pub fn import(connection: &mut Connection, erasure: &Erasure) -> rusqlite::Result<bool> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let inserted = insert(&transaction, erasure)?;
+    transaction.commit()?;
+    Ok(inserted)
+}
+
+/// Inserts the job's row unless its id exists, and then, when it suppresses, a
+/// suppression per session (one an earlier job made stays that job's).
+fn insert(connection: &Connection, erasure: &Erasure) -> rusqlite::Result<bool> {
+    let request = &erasure.request;
+    let inserted = connection
+        .prepare_cached(&format!(
+            "INSERT INTO erasures ({COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (id) DO NOTHING"
+        ))?
+        .execute(params![
             erasure.id,
-            at,
+            erasure.requested_at,
             request.requested_by,
             request.app,
             encode_sessions(&request.session_ids),
             request.suppress,
-        ],
-    )?;
+            erasure.status.as_str(),
+            erasure.completed_at,
+            erasure.events_deleted as i64,
+            erasure.errors_deleted as i64,
+            erasure.failure,
+        ])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
     if request.suppress {
-        let mut suppress = transaction.prepare_cached(
+        let mut suppress = connection.prepare_cached(
             "INSERT OR IGNORE INTO suppressed_sessions
                 (session_id, app, redacted_session_id, erasure_id, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -119,12 +150,11 @@ pub fn create(
                 request.app,
                 redact(session_id),
                 erasure.id,
-                at
+                erasure.requested_at
             ])?;
         }
     }
-    transaction.commit()?;
-    Ok(erasure)
+    Ok(true)
 }
 
 pub fn get(connection: &Connection, id: &str) -> rusqlite::Result<Option<Erasure>> {
@@ -140,6 +170,30 @@ pub fn list(connection: &Connection, limit: usize) -> rusqlite::Result<Vec<Erasu
             "SELECT {COLUMNS} FROM erasures ORDER BY requested_at DESC, id DESC LIMIT ?1"
         ))?
         .query_map([limit as i64], erasure_from_row)?
+        .collect()
+}
+
+/// Jobs in the order they were requested, after (`requested_at`, `id`) `after`.
+pub fn export(
+    connection: &Connection,
+    after: Option<(Micros, &str)>,
+    limit: usize,
+) -> rusqlite::Result<Vec<Erasure>> {
+    let limit = limit.min(i64::MAX as usize) as i64;
+    let Some((at, id)) = after else {
+        return connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM erasures ORDER BY requested_at, id LIMIT ?1"
+            ))?
+            .query_map([limit], erasure_from_row)?
+            .collect();
+    };
+    connection
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM erasures WHERE (requested_at, id) > (?1, ?2)
+             ORDER BY requested_at, id LIMIT ?3"
+        ))?
+        .query_map(params![at, id, limit], erasure_from_row)?
         .collect()
 }
 

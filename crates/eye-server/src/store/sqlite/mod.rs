@@ -383,6 +383,38 @@ impl Store for SqliteStore {
         self.write(|connection| settings::make_pii_secret(connection))
             .await
     }
+
+    async fn stored_pii_secret(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(settings::pii_secret).await
+    }
+
+    async fn import_pii_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
+        if secret.is_empty() {
+            return Err(super::empty_pii_secret());
+        }
+        let secret = secret.to_vec();
+        self.write(move |connection| settings::import_pii_secret(connection, &secret))
+            .await
+    }
+
+    async fn export_erasures(
+        &self,
+        after: Option<(Micros, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Erasure>, StoreError> {
+        let after = after.map(|(at, id)| (at, id.to_owned()));
+        self.read(move |connection| {
+            let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+            erasure::export(connection, after, limit)
+        })
+        .await
+    }
+
+    async fn import_erasure(&self, job: &Erasure) -> Result<bool, StoreError> {
+        let job = job.clone();
+        self.write(move |connection| erasure::import(connection, &job))
+            .await
+    }
 }
 
 #[cfg(test)]

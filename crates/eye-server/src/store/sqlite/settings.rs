@@ -26,3 +26,12 @@ pub fn make_pii_secret(connection: &Connection) -> rusqlite::Result<Vec<u8>> {
         |row| row.get(0),
     )
 }
+
+/// Keeps `secret` unless one exists; whether the one kept afterwards is `secret`.
+pub fn import_pii_secret(connection: &Connection, secret: &[u8]) -> rusqlite::Result<bool> {
+    connection.execute(
+        "INSERT OR IGNORE INTO settings (name, value) VALUES (?1, ?2)",
+        rusqlite::params![PII_SECRET, secret],
+    )?;
+    Ok(pii_secret(connection)?.as_deref() == Some(secret))
+}

@@ -43,7 +43,7 @@ async fn all_errors(store: &dyn Store) -> Vec<ErrorEntry> {
 
 /// Runs job `id` as the erasure worker does, in steps of at most `limit` rows, and
 /// finishes it at `at`.
-async fn run(store: &dyn Store, id: &str, limit: usize, at: i64) -> Erasure {
+pub(super) async fn run(store: &dyn Store, id: &str, limit: usize, at: i64) -> Erasure {
     for _ in 0..1_000 {
         let deleted = store.erase_step(id, limit).await.expect("step");
         assert!(

@@ -152,10 +152,7 @@ pub fn router(state: AppState) -> Router {
             .route("/v1/keys", get(keys::list).post(keys::create))
             .route("/v1/keys/{id}", delete(keys::revoke))
             .route("/v1/usage", get(usage::usage))
-            .route(
-                "/v1/erasures",
-                get(erasures::list).post(erasures::create),
-            )
+            .route("/v1/erasures", get(erasures::list).post(erasures::create))
             .route("/v1/erasures/{id}", get(erasures::get));
     }
     router

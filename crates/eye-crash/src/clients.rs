@@ -76,7 +76,7 @@ impl Load {
 }
 
 /// The verdict of each event, or `None` when the request failed as a whole.
-async fn send(
+pub async fn send(
     client: &reqwest::Client,
     url: &str,
     key: &str,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::clients::http_client;
+use crate::snapshot::StoreFile;
 
 /// What a cycle does to the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,7 @@ struct Node {
     child: Option<Child>,
 }
 
+#[derive(Clone)]
 pub struct ScaleOut {
     pub postgres: String,
     pub nats: String,
@@ -92,19 +94,7 @@ impl Deployment {
             }
             None => None,
         };
-        let key = |scope: &str| -> anyhow::Result<String> {
-            let output = Command::new(eye)
-                .args(["keys", "create", "--app", "crash", "--scope", scope])
-                .args(&store_args)
-                .envs(environment.iter().map(|(k, v)| (k, v)))
-                .output()?;
-            anyhow::ensure!(
-                output.status.success(),
-                "keys create: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            Ok(String::from_utf8(output.stdout)?.trim().to_owned())
-        };
+        let key = |scope: &str| create_key(eye, &store_args, &environment, "crash", scope);
         let (ingest_key, query_key) = (key("ingest")?, key("query")?);
         let nodes = roles
             .iter()
@@ -325,10 +315,92 @@ impl Deployment {
         }
     }
 
+    /// A new key of `app` with `scope` (the application is created if new).
+    pub fn create_key(&self, app: &str, scope: &str) -> anyhow::Result<String> {
+        create_key(&self.eye, &self.store_args, &self.environment, app, scope)
+    }
+
+    /// Sets (or with `None` removes) an environment variable of the nodes started from now.
+    pub fn set_env(&mut self, name: &str, value: Option<&str>) {
+        self.environment.retain(|(key, _)| key != name);
+        if let Some(value) = value {
+            self.environment.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    /// The nodes that write the store (the worker, the retention sweep, erasures).
+    fn writers(&self) -> Vec<usize> {
+        self.indexes(&["all", "worker"])
+    }
+
+    pub fn writer_urls(&self) -> Vec<String> {
+        self.writers().into_iter().map(|i| self.url(i)).collect()
+    }
+
+    /// SIGKILL of every node that writes the store.
+    pub fn kill_writers(&mut self) {
+        for index in self.writers() {
+            self.kill(index);
+        }
+    }
+
+    /// SIGKILL of every node, then each started again (with the environment as now set).
+    pub async fn restart_all(&mut self) -> anyhow::Result<()> {
+        for index in 0..self.nodes.len() {
+            self.kill(index);
+        }
+        for index in 0..self.nodes.len() {
+            self.start_node(index).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts every writer not running, and waits until each is ready.
+    pub async fn start_writers(&mut self) -> anyhow::Result<()> {
+        for index in self.writers() {
+            if self.nodes[index].child.is_none() {
+                self.start_node(index).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the store is, to read it directly.
+    pub fn store_file(&self) -> StoreFile {
+        match &self.scale_out {
+            Some((urls, schema)) => StoreFile::Postgres {
+                url: urls.postgres.clone(),
+                schema: schema.clone(),
+            },
+            None => StoreFile::Sqlite(self.dir.path().join("data").join("eye.db")),
+        }
+    }
+
     /// Where the nodes' logs are, for a failed run's message.
     pub fn logs(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// `eye keys create`: prints only the key.
+fn create_key(
+    eye: &Path,
+    store_args: &[String],
+    environment: &[(String, String)],
+    app: &str,
+    scope: &str,
+) -> anyhow::Result<String> {
+    let output = Command::new(eye)
+        .args(["keys", "create", "--app", app, "--scope", scope])
+        .args(store_args)
+        .envs(environment.iter().map(|(k, v)| (k, v)))
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "keys create: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }
 
 fn free_port() -> anyhow::Result<u16> {

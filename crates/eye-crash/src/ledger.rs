@@ -17,6 +17,7 @@ pub enum Answer {
     Failed,
 }
 
+#[derive(Clone)]
 pub struct Sent {
     pub cycle: usize,
     pub event: Value,

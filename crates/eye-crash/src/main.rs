@@ -5,10 +5,16 @@
 //! stored event and error is read back and checked against what the clients were told.
 //! Prints a table; exits 1 if anything acknowledged was lost, duplicated or altered, if
 //! anything was stored that was never accepted, or if a rejection is missing.
+//!
+//! Then the lifecycle cycles (`lifecycle`), each on a deployment of its own: a SIGKILL
+//! while the retention sweep deletes, and one while an erasure runs; after the restart the
+//! work must complete, and no session summary may ever disagree with its events.
 
 mod clients;
 mod deployment;
 mod ledger;
+mod lifecycle;
+mod snapshot;
 mod verify;
 
 use std::path::PathBuf;
@@ -47,6 +53,10 @@ struct Cli {
     /// The eye binary (default: the one beside this tool).
     #[arg(long)]
     eye: Option<PathBuf>,
+    /// Lifecycle cycles: this many sweep kills and as many erasure kills, after the crash
+    /// cycles (default: one per five crash cycles, at least one; 0 runs none).
+    #[arg(long)]
+    lifecycle_cycles: Option<usize>,
     /// Seed of the clients' and the faults' randomness (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
@@ -82,10 +92,41 @@ async fn main() -> anyhow::Result<()> {
         "eye-crash: {mode}, {} cycles, {} clients, seed {seed}",
         cli.cycles, cli.clients
     );
-    let mut deployment = Deployment::start(&eye, scale_out).await?;
-    let outcome = run(&mut deployment, &cli, seed).await;
+    let crashed = if cli.cycles > 0 {
+        crash_cycles(&eye, scale_out.clone(), &cli, seed).await
+    } else {
+        Ok(())
+    };
+    let lifecycle_cycles = cli
+        .lifecycle_cycles
+        .unwrap_or_else(|| cli.cycles.div_ceil(5).max(1));
+    let lifecycle = if lifecycle_cycles > 0 {
+        println!("eye-crash: {lifecycle_cycles} sweep kills and {lifecycle_cycles} erasure kills");
+        let outcome = lifecycle::run(&eye, scale_out, lifecycle_cycles, seed).await;
+        if let Err(error) = &outcome {
+            println!("eye-crash: {error:#}");
+        }
+        outcome
+    } else {
+        Ok(())
+    };
+    if crashed.is_err() || lifecycle.is_err() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// The crash cycles and their check.
+async fn crash_cycles(
+    eye: &std::path::Path,
+    scale_out: Option<ScaleOut>,
+    cli: &Cli,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let mut deployment = Deployment::start(eye, scale_out).await?;
+    let outcome = run(&mut deployment, cli, seed).await;
     let logs = deployment.logs().display().to_string();
-    let result = match outcome {
+    match outcome {
         Ok(faults) => {
             let tallies = verify::check(
                 &deployment.query_url(),
@@ -102,11 +143,7 @@ async fn main() -> anyhow::Result<()> {
             deployment.finish().await;
             Err(error)
         }
-    };
-    if result.is_err() {
-        std::process::exit(1);
     }
-    Ok(())
 }
 
 struct Run {

@@ -43,7 +43,7 @@ impl Tally {
 }
 
 /// Every item of a paginated listing (`events` or `errors`).
-async fn all(base: &str, path: &str, field: &str, key: &str) -> anyhow::Result<Vec<Value>> {
+pub async fn all(base: &str, path: &str, field: &str, key: &str) -> anyhow::Result<Vec<Value>> {
     let client = http_client(std::time::Duration::from_secs(60));
     let mut items = Vec::new();
     let mut cursor = String::new();

@@ -99,6 +99,7 @@ impl Application {
             live,
             suppressions: Default::default(),
             erasure_wakeup: Default::default(),
+            usage_read_at: Default::default(),
         };
         Ok(Application {
             listener,
@@ -207,6 +208,9 @@ async fn refresh_schemas(state: AppState, stop: CancellationToken) {
         {
             crate::ops::metrics::queue_depth(depth);
         }
+        if state.config.role.serves_queries() {
+            forget_erased_sessions(&state).await;
+        }
         if state.config.role.serves_ingest() {
             match state.store.suppressions().await {
                 Ok(all) => state.suppressions.replace(all),
@@ -215,5 +219,25 @@ async fn refresh_schemas(state: AppState, stop: CancellationToken) {
                 }
             }
         }
+    }
+}
+
+/// Erasures finished lately on any node: this node's live subscribers must not be sent what
+/// their buffers still hold of those sessions.
+async fn forget_erased_sessions(state: &AppState) {
+    /// Erasures looked at each second; more finishing within one second than this is not
+    /// a pace a deployment sees.
+    const RECENT: usize = 20;
+    match state.store.erasures(RECENT).await {
+        Ok(erasures) => {
+            for erasure in erasures {
+                if let Some(completed_at) = erasure.completed_at {
+                    state
+                        .live
+                        .forget(&erasure.id, &erasure.request, completed_at);
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not read recent erasures for the live feed"),
     }
 }

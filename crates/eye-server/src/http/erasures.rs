@@ -161,6 +161,7 @@ fn session_ids(object: &mut Map<String, Value>) -> Result<Vec<String>, String> {
         ));
     }
     let mut checked: Vec<String> = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
     for (index, id) in ids.into_iter().enumerate() {
         let Value::String(id) = id else {
             return Err(format!(
@@ -168,7 +169,7 @@ fn session_ids(object: &mut Map<String, Value>) -> Result<Vec<String>, String> {
             ));
         };
         check_identifier(&id, MAX_NAME_CHARS).map_err(|p| format!("`session_ids[{index}]` {p}"))?;
-        if !checked.contains(&id) {
+        if seen.insert(id.clone()) {
             checked.push(id);
         }
     }

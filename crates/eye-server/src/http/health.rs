@@ -62,6 +62,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     if state.metrics.is_some()
+        && super::usage::due(&state)
         && let Err(error) = super::usage::measure(&state).await
     {
         tracing::warn!(

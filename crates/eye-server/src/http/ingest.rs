@@ -15,7 +15,9 @@ use super::api_error::ApiError;
 use super::auth::{Authorized, IngestScope, Principal};
 use super::body::{Refusal, read_events};
 use crate::auth::keys;
-use crate::ingest::validation::{RejectCode, Rejection, Rules, validate_event};
+use crate::ingest::validation::{
+    RejectCode, Rejection, Rules, protect_refused_body, validate_event,
+};
 use crate::model::ids;
 use crate::model::timestamp::{Micros, now_micros};
 use crate::model::{ErrorEntry, QueueMessage, truncate_utf8};
@@ -195,10 +197,14 @@ async fn record_refusal(
 ) -> ApiError {
     let Refusal { error, raw } = refusal;
     metrics::request_refused(error.code);
-    let raw = raw_input(
-        &String::from_utf8_lossy(&raw),
-        state.config.max_raw_error_bytes,
-    );
+    // A body that reads as JSON keeps no clear value a PII rule covers.
+    let raw = match protect_refused_body(&raw, &state.schemas) {
+        Some(protected) => raw_input(&protected, state.config.max_raw_error_bytes),
+        None => raw_input(
+            &String::from_utf8_lossy(&raw),
+            state.config.max_raw_error_bytes,
+        ),
+    };
     let entry = ErrorEntry::new(
         ids::error_id(),
         principal.app.clone(),

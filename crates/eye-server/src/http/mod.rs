@@ -59,6 +59,8 @@ pub struct AppState {
     pub suppressions: crate::pipeline::suppressions::Suppressions,
     /// Wakes this node's erasure runner when an erasure is recorded here.
     pub erasure_wakeup: Arc<tokio::sync::Notify>,
+    /// When the store's usage (exact counts: a scan) was last read for the gauges.
+    pub usage_read_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl AppState {

@@ -2,6 +2,7 @@
 //! application. The same figures are gauges in `/metrics`.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -52,6 +53,24 @@ pub async fn usage(
     }))
 }
 
+/// `/metrics` reads the store's usage (exact counts, a scan of the events' smallest index)
+/// at most this often; between two reads its gauges keep the last values. `GET /v1/usage`
+/// always reads afresh.
+const GAUGES_READ_EVERY: Duration = Duration::from_secs(5);
+
+/// Whether `/metrics` should read the usage again, noting that it does.
+pub(super) fn due(state: &AppState) -> bool {
+    let mut read_at = state
+        .usage_read_at
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if read_at.is_some_and(|at| at.elapsed() < GAUGES_READ_EVERY) {
+        return false;
+    }
+    *read_at = Some(Instant::now());
+    true
+}
+
 /// Reads the store's and the queue's usage, and sets the gauges from them.
 pub(super) async fn measure(state: &AppState) -> Result<(StoreUsage, Option<u64>), ApiError> {
     let store = state.store.usage().await?;
@@ -60,6 +79,10 @@ pub(super) async fn measure(state: &AppState) -> Result<(StoreUsage, Option<u64>
         None => None,
     };
     metrics::store_usage(&store, queue_bytes);
+    *state
+        .usage_read_at
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     Ok((store, queue_bytes))
 }
 

@@ -80,7 +80,7 @@ impl ErasureRunner {
         match self.store.finish_erasure(id, now_micros(), failure).await {
             Ok(done) => {
                 if let Some(completed_at) = done.completed_at {
-                    self.live.forget(&done.request, completed_at);
+                    self.live.forget(&done.id, &done.request, completed_at);
                 }
                 metrics::erasure_finished(if failed { "failed" } else { "done" });
                 tracing::info!(

@@ -13,7 +13,7 @@ use crate::store::ErasureRequest;
 /// Events buffered per subscriber before the slowest one starts missing some.
 const CAPACITY: usize = 4096;
 /// How long an erasure is remembered here: far longer than an event stays buffered.
-const FORGET_FOR: Micros = 600_000_000;
+pub const FORGET_FOR: Micros = 3_600_000_000;
 
 #[derive(Clone)]
 pub struct LiveFeed {
@@ -24,6 +24,7 @@ pub struct LiveFeed {
 }
 
 struct Forgotten {
+    id: String,
     session_ids: Vec<String>,
     app: Option<String>,
     completed_at: Micros,
@@ -51,11 +52,17 @@ impl LiveFeed {
 
     /// Withholds from subscribers any buffered event of the erasure's sessions received
     /// before `completed_at`.
-    pub fn forget(&self, erasure: &ErasureRequest, completed_at: Micros) {
+    /// Called on every node for each erasure finished lately (by whichever node ran it), so
+    /// an erasure is remembered once, by `id`.
+    pub fn forget(&self, id: &str, erasure: &ErasureRequest, completed_at: Micros) {
         let mut forgotten = self.forgotten.lock().unwrap_or_else(|p| p.into_inner());
         let now = now_micros();
         forgotten.retain(|f| f.completed_at > now - FORGET_FOR);
+        if forgotten.iter().any(|f| f.id == id) || completed_at <= now - FORGET_FOR {
+            return;
+        }
         forgotten.push(Forgotten {
+            id: id.to_owned(),
             session_ids: erasure.session_ids.clone(),
             app: erasure.app.clone(),
             completed_at,
@@ -102,6 +109,7 @@ mod tests {
         let done = now_micros();
         assert!(!feed.is_forgotten(&event("shop", "s1", done - 1)));
         feed.forget(
+            "era_1",
             &ErasureRequest {
                 session_ids: vec!["s1".into()],
                 app: Some("shop".into()),

@@ -315,3 +315,37 @@ async fn a_replayed_event_keeps_the_hash_it_was_kept_with() {
     );
     assert_eq!(stored[0]["schema_version"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_refused_whole_keeps_no_clear_value_in_the_error_store() {
+    let app = spawn_with(|config| config.max_batch_events = 2).await;
+    assert_eq!(put(&app, &schema()).await.0, StatusCode::CREATED);
+    let event = |session: &str| {
+        submit(
+            session,
+            json!({"host": "h", "form": {"first_name": "Marker-Hash-77", "last_name": "Marker-Redact-77"}}),
+        )
+    };
+    // Too many events; an events object with a field it does not have.
+    let too_many = json!([event("s1"), event("s2"), event("s3")]);
+    let response = app.ingest(&too_many).await;
+    expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "too_many_events").await;
+    let wrong_shape = json!({"events": [event("s4")], "extra": true});
+    let response = app.ingest(&wrong_shape).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+    app.drain().await;
+
+    let (status, errors) = app.query("/v1/errors?limit=10").await;
+    assert_eq!(status, StatusCode::OK, "{errors}");
+    let records = errors["errors"].as_array().expect("errors");
+    assert_eq!(records.len(), 2, "{errors}");
+    for record in records {
+        let raw = record["raw"].as_str().expect("raw");
+        assert!(!raw.contains("Marker-Hash-77"), "{raw}");
+        assert!(!raw.contains("Marker-Redact-77"), "{raw}");
+        assert!(
+            raw.contains("hmac-sha256:") && raw.contains("[redacted]"),
+            "{raw}"
+        );
+    }
+}

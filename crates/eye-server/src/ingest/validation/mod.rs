@@ -213,6 +213,41 @@ fn protect(
     rejection
 }
 
+/// A request body refused whole (wrong shape, too many events, not strict JSON) that still
+/// reads as JSON, with the PII rules of each event's type applied wherever they find their
+/// paths, serialized: the raw input to keep instead of the body as sent. `None` when the body
+/// is not JSON or no rule changed anything.
+pub fn protect_refused_body(raw: &[u8], registry: &SchemaRegistry) -> Option<String> {
+    let mut body: Value = serde_json::from_slice(raw).ok()?;
+    let mut changed = false;
+    let mut protect = |event: &mut Value| {
+        let schema = match (event.get("category"), event.get("name")) {
+            (Some(Value::String(category)), Some(Value::String(name))) => {
+                registry.get(category, name)
+            }
+            _ => None,
+        };
+        if let Some(schema) = schema.filter(|schema| !schema.pii().is_empty())
+            && let Some(data) = event.get_mut("data")
+        {
+            changed |= schema.pii().apply(data, registry.pii_key());
+        }
+    };
+    let in_events_object = body.get("events").is_some_and(Value::is_array);
+    if let Some(events) = body.as_array_mut() {
+        events.iter_mut().for_each(&mut protect);
+    } else if let Some(events) = body
+        .get_mut("events")
+        .filter(|_| in_events_object)
+        .and_then(Value::as_array_mut)
+    {
+        events.iter_mut().for_each(&mut protect);
+    } else if body.is_object() {
+        protect(&mut body);
+    }
+    changed.then(|| body.to_string())
+}
+
 #[cfg(test)]
 mod pii_tests;
 #[cfg(test)]

@@ -292,14 +292,19 @@ async fn delete_leftover_summaries(
     let Some(app) = app else {
         let links = transaction
             .execute(
-                "DELETE FROM session_apps WHERE session_id = ANY($1)",
+                // Only where no event is left: a retention batch running beside this step
+                // may have taken some of the rows it chose, leaving others for the next.
+                "DELETE FROM session_apps a WHERE a.session_id = ANY($1)
+                    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = a.session_id)",
                 &[&sessions],
             )
             .await?;
         let summaries = transaction
             .execute(
                 "DELETE FROM sessions WHERE session_id IN
-                    (SELECT session_id FROM sessions WHERE session_id = ANY($1) LIMIT $2)",
+                    (SELECT s.session_id FROM sessions s WHERE s.session_id = ANY($1)
+                        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.session_id)
+                     LIMIT $2)",
                 &[&sessions, &limit],
             )
             .await?;
@@ -316,7 +321,7 @@ async fn delete_leftover_summaries(
 
 /// Marks job `id` done (or failed with `failure`) at `at`; a finished job stays as it was.
 pub async fn finish(
-    client: &Object,
+    client: &mut Object,
     id: &str,
     completed_at: Micros,
     failure: Option<String>,
@@ -326,13 +331,23 @@ pub async fn finish(
     } else {
         ErasureStatus::Done
     };
-    client
+    let transaction = client.transaction().await?;
+    // Exclusive: every batch that still saw the job running (and so left out what it
+    // covered) has committed once this is granted, and its messages were received before
+    // now. The time is read after it; one read before could precede some of them, making
+    // their absence a loss.
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&ERASURE_LOCK])
+        .await?;
+    let completed_at = completed_at.max(crate::model::timestamp::now_micros());
+    transaction
         .execute(
             "UPDATE erasures SET status = $2, completed_at = $3, failure = $4
              WHERE id = $1 AND status IN ('pending', 'running')",
             &[&id, &status.as_str(), &at(completed_at), &failure],
         )
         .await?;
+    transaction.commit().await?;
     get(client, id).await
 }
 

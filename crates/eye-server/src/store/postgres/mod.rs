@@ -360,7 +360,7 @@ impl Store for PostgresStore {
         at: Micros,
         failure: Option<String>,
     ) -> Result<Erasure, StoreError> {
-        erasure::finish(&self.client().await?, id, at, failure)
+        erasure::finish(&mut self.client().await?, id, at, failure)
             .await
             .map_err(from_postgres)?
             .ok_or_else(|| super::not_found_erasure(id))

@@ -279,13 +279,15 @@ fn delete_leftover_summaries(
     let Some(app) = app else {
         let links = connection
             .prepare_cached(
-                "DELETE FROM session_apps WHERE session_id IN (SELECT value FROM json_each(?1))",
+                "DELETE FROM session_apps WHERE session_id IN (SELECT value FROM json_each(?1))
+                    AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = session_apps.session_id)",
             )?
             .execute([sessions])?;
         let summaries = connection
             .prepare_cached(
                 "DELETE FROM sessions WHERE session_id IN
                     (SELECT session_id FROM sessions WHERE session_id IN (SELECT value FROM json_each(?1))
+                        AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.session_id)
                      LIMIT ?2)",
             )?
             .execute(params![sessions, limit])?;
@@ -313,6 +315,10 @@ pub fn finish(
     } else {
         ErasureStatus::Done
     };
+    // Read under the writer's lock: every batch that still saw the job running (and so left
+    // out what it covered) committed before now, with messages received before now. A time
+    // taken before the lock could precede some of them, making their absence a loss.
+    let at = at.max(crate::model::timestamp::now_micros());
     connection
         .prepare_cached(
             "UPDATE erasures SET status = ?2, completed_at = ?3, failure = ?4

@@ -43,6 +43,10 @@ async fn all_errors(store: &dyn Store) -> Vec<ErrorEntry> {
 
 /// Runs job `id` as the erasure worker does, in steps of at most `limit` rows, and
 /// finishes it at `at`.
+/// When the tests' erasures finish: in the future, because a store never records a job
+/// finished earlier than the moment it marks it (see `finish_erasure`).
+pub(super) const DONE_AT: i64 = 4_102_444_800_000_000;
+
 pub(super) async fn run(store: &dyn Store, id: &str, limit: usize, at: i64) -> Erasure {
     for _ in 0..1_000 {
         let deleted = store.erase_step(id, limit).await.expect("step");
@@ -90,9 +94,9 @@ pub(crate) async fn an_erasure_removes_its_sessions_and_counts_exactly(harness: 
         Some(created.clone())
     );
 
-    let done = run(&*store, &created.id, 2, 2_000).await;
+    let done = run(&*store, &created.id, 2, DONE_AT).await;
     assert_eq!(done.status, ErasureStatus::Done);
-    assert_eq!(done.completed_at, Some(2_000));
+    assert_eq!(done.completed_at, Some(DONE_AT));
     assert_eq!((done.events_deleted, done.errors_deleted), (4, 2));
     assert_eq!(done.request, created.request);
     assert_eq!(summary(&*store, "s1").await, None);
@@ -158,7 +162,7 @@ pub(crate) async fn an_erasure_for_one_app_keeps_the_others(harness: &dyn Harnes
         .create_erasure(request(&["s1"], Some("shop"), false), 1_000)
         .await
         .expect("create");
-    let done = run(&*store, &job.id, 1, 2_000).await;
+    let done = run(&*store, &job.id, 1, DONE_AT).await;
     assert_eq!((done.events_deleted, done.errors_deleted), (2, 1));
     assert_eq!(
         summary(&*store, "s1").await,
@@ -187,7 +191,7 @@ pub(crate) async fn an_erasure_of_unknown_sessions_is_done_with_nothing(harness:
     );
     assert_eq!(store.erase_step(&job.id, 10).await.expect("step"), 0);
     let done = store
-        .finish_erasure(&job.id, 2_000, None)
+        .finish_erasure(&job.id, DONE_AT, None)
         .await
         .expect("finish");
     assert_eq!(done.status, ErasureStatus::Done);
@@ -226,7 +230,7 @@ pub(crate) async fn error_records_are_erased_by_their_redacted_session(harness: 
         .create_erasure(request(&[&session], None, false), 1_000)
         .await
         .expect("create");
-    let done = run(&*store, &job.id, 10, 2_000).await;
+    let done = run(&*store, &job.id, 10, DONE_AT).await;
     assert_eq!(done.errors_deleted, 1);
     assert!(all_errors(&*store).await.is_empty());
     // A new error record of the session, received while the job ran, is left out too.
@@ -263,10 +267,17 @@ pub(crate) async fn erasures_are_claimed_oldest_first_and_listed_newest_first(
     // A running job left by a stopped process is claimed again until it finishes.
     let again = store.next_erasure().await.expect("next").expect("job");
     assert_eq!(again.id, ids[0]);
-    store
+    // A time before the store marks the job is not recorded: batches that saw it running
+    // until then left out messages received until then.
+    let before = crate::model::timestamp::now_micros();
+    let finished = store
         .finish_erasure(&ids[0], 5_000, None)
         .await
         .expect("finish");
+    assert!(
+        finished.completed_at.is_some_and(|at| at >= before),
+        "{finished:?}"
+    );
     let second = store.next_erasure().await.expect("next").expect("job");
     assert_eq!(
         (second.id.as_str(), second.status),
@@ -295,15 +306,15 @@ pub(crate) async fn a_batch_skips_sessions_under_erasure(harness: &dyn Harness) 
     assert_eq!(summary(&*store, "s1").await, None);
     assert!(all_errors(&*store).await.is_empty());
 
-    run(&*store, &job.id, 10, 2_000).await;
+    run(&*store, &job.id, 10, DONE_AT).await;
     // Redelivered, or received before the job finished: still left out.
     let outcome = store.write_batch(batch).await.expect("redelivery");
     assert_eq!(outcome.erased, vec![covered.id, covered_error.id]);
     assert_eq!(outcome.duplicates, 1);
     let mut at_the_end = event("shop", "s1", "pageview", 1_900, None);
-    at_the_end.received_at = 2_000;
+    at_the_end.received_at = DONE_AT;
     let mut after = event("shop", "s1", "pageview", 1_950, Some("c1"));
-    after.received_at = 2_001;
+    after.received_at = DONE_AT + 1;
     let outcome = store
         .write_batch(events_of(&[at_the_end.clone(), after.clone()]))
         .await
@@ -341,11 +352,11 @@ pub(crate) async fn suppressed_sessions_stay_out(harness: &dyn Harness) {
             },
         ]
     );
-    run(&*store, &shop_only.id, 10, 2_000).await;
-    run(&*store, &everywhere.id, 10, 2_000).await;
+    run(&*store, &shop_only.id, 10, DONE_AT).await;
+    run(&*store, &everywhere.id, 10, DONE_AT).await;
     let later = |app: &str, session: &str| {
-        let mut record = event(app, session, "pageview", 5_000, None);
-        record.received_at = 5_000;
+        let mut record = event(app, session, "pageview", DONE_AT + 3_000, None);
+        record.received_at = DONE_AT + 3_000;
         record
     };
     let (s1_shop, s1_blog, s3_blog, s2_shop) = (
@@ -354,7 +365,7 @@ pub(crate) async fn suppressed_sessions_stay_out(harness: &dyn Harness) {
         later("blog", "s3"),
         later("shop", "s2"),
     );
-    let s3_error = session_error("news", "s3", 5_000);
+    let s3_error = session_error("news", "s3", DONE_AT + 3_000);
     let mut batch: Vec<QueueMessage> =
         events_of(&[s1_shop.clone(), s1_blog, s3_blog.clone(), s2_shop]).to_vec();
     batch.push(QueueMessage::Error(s3_error.clone()));

@@ -54,6 +54,30 @@ impl Deployment {
         })
     }
 
+    /// A new embedded deployment holding a copy of this one's files (a preloaded store
+    /// served several times, each time from the same bytes). The store must be closed.
+    pub fn copy(&self) -> anyhow::Result<Deployment> {
+        anyhow::ensure!(
+            matches!(self.backend, Backend::Embedded),
+            "only an embedded deployment can be copied"
+        );
+        let data_dir = tempfile::tempdir()?;
+        for entry in std::fs::read_dir(self.data_dir.path())? {
+            let entry = entry?;
+            // The shared-memory index is rebuilt by whoever opens the store first.
+            let index = entry.file_name().to_string_lossy().ends_with("-shm");
+            if entry.file_type()?.is_file() && !index {
+                std::fs::copy(entry.path(), data_dir.path().join(entry.file_name()))
+                    .with_context(|| format!("copying {}", entry.path().display()))?;
+            }
+        }
+        Ok(Deployment {
+            backend: Backend::Embedded,
+            data_dir,
+            namespace: None,
+        })
+    }
+
     /// The store, opened directly (no HTTP, no queue), for raw inserts and preloading.
     pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
         Ok(match (&self.backend, &self.namespace) {

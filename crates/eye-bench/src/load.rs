@@ -45,8 +45,13 @@ pub fn http_client(connections: usize) -> reqwest::Client {
 }
 
 pub fn now_timestamp() -> String {
+    timestamp_ago(Duration::ZERO)
+}
+
+/// The time `age` before now, as an RFC 3339 timestamp.
+pub fn timestamp_ago(age: Duration) -> String {
     let format = time::format_description::well_known::Rfc3339;
-    time::OffsetDateTime::now_utc()
+    (time::OffsetDateTime::now_utc() - age)
         .format(&format)
         .unwrap_or_default()
 }
@@ -137,6 +142,19 @@ pub async fn open_loop(
     duration: Duration,
     on_ack: Option<OnAck>,
 ) -> Outcome {
+    open_loop_aged(url, key, (rate, batch, duration), Duration::ZERO, on_ack).await
+}
+
+/// `open_loop` with events whose timestamps are `age` before the time they are sent.
+/// `schedule` is the rate (events/s), the events per request and the duration.
+pub async fn open_loop_aged(
+    url: &str,
+    key: &str,
+    schedule: (u64, usize, Duration),
+    age: Duration,
+    on_ack: Option<OnAck>,
+) -> Outcome {
+    let (rate, batch, duration) = schedule;
     let client = http_client(256);
     let batch = batch.max(1);
     let request_rate = (rate as f64 / batch as f64).max(1e-3);
@@ -156,7 +174,7 @@ pub async fn open_loop(
         let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
             break;
         };
-        let timestamp = now_timestamp();
+        let timestamp = timestamp_ago(age);
         let mut events_of_request: Vec<Value> =
             (0..batch).map(|_| source.next(&timestamp)).collect();
         let event_ids: Vec<String> = events_of_request

@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use deployment::{Backend, Deployment};
-use report::Row;
+use report::{Row, Series};
 use scenarios::{Settings, Target};
 
 #[derive(Parser)]
@@ -73,6 +73,20 @@ struct Cli {
     /// Requests per query kind in scenario 6.
     #[arg(long, default_value_t = 200)]
     query_samples: usize,
+    /// Scenario 8: expired events preloaded for the retention sweep to delete while ingest
+    /// runs.
+    #[arg(long, default_value_t = 1_000_000)]
+    sweep_events: u64,
+    /// Scenario 8: the steady rate (events/s) at which disk use should reach a plateau.
+    #[arg(long, default_value_t = 2000)]
+    plateau_rate: u64,
+    /// Scenario 8: seconds of that steady rate (sampled every 10 s, or a sixth of this when
+    /// shorter than a minute).
+    #[arg(long, default_value_t = 300)]
+    plateau_duration: u64,
+    /// Scenario 8: seconds after it is sent that an event of the steady rate expires.
+    #[arg(long, default_value_t = 20)]
+    plateau_expiry: u64,
     /// A seconds-long run of every scenario, to keep the tool working (no figures to quote).
     #[arg(long)]
     smoke: bool,
@@ -115,8 +129,14 @@ async fn main() -> anyhow::Result<()> {
             query_samples: 10,
             repeat: 1,
             only: cli.only.clone(),
+            sweep_events: 20_000,
+            plateau_rate: 500,
+            plateau_duration: Duration::from_secs(6),
+            plateau_sample: Duration::from_secs(1),
+            plateau_expiry: Duration::from_secs(2),
         }
     } else {
+        let plateau_duration = Duration::from_secs(cli.plateau_duration.max(1));
         Settings {
             duration: Duration::from_secs(cli.duration.max(1)),
             capacity_duration: Duration::from_secs(cli.capacity_duration.max(1)),
@@ -126,6 +146,13 @@ async fn main() -> anyhow::Result<()> {
             query_samples: cli.query_samples.max(1),
             repeat: cli.repeat.max(1),
             only: cli.only.clone(),
+            sweep_events: cli.sweep_events.max(1),
+            plateau_rate: cli.plateau_rate.max(1),
+            plateau_duration,
+            plateau_sample: Duration::from_secs(10)
+                .min(plateau_duration / 6)
+                .max(Duration::from_secs(1)),
+            plateau_expiry: Duration::from_secs(cli.plateau_expiry),
         }
     };
     let target = match (&cli.url, &cli.ingest_key, &cli.query_key) {
@@ -153,10 +180,30 @@ async fn main() -> anyhow::Result<()> {
         let eye = processes::eye_binary(cli.eye.clone())?;
         rows.extend(query_scenarios(&eye, &backend, &settings).await?);
     }
+    let mut series = Vec::new();
+    if settings.runs(8) {
+        match (&cli.url, &backend) {
+            (None, Backend::Embedded) => {
+                let eye = processes::eye_binary(cli.eye.clone())?;
+                rows.extend(scenarios::sweep_impact(&eye, &settings).await?);
+                let (plateau_rows, samples) = scenarios::plateau(&eye, &settings).await?;
+                rows.extend(plateau_rows);
+                series.push(samples);
+            }
+            _ => rows.push(Row::new(
+                "8 retention",
+                "not run: embedded store only",
+                0.0,
+                "-",
+            )),
+        }
+    }
     if cli.json {
+        rows.extend(series.iter().flat_map(Series::rows));
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         report::print_table(&rows);
+        series.iter().for_each(report::print_series);
     }
     if cli.smoke {
         smoke_check(&rows)?;

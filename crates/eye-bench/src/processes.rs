@@ -6,14 +6,28 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 pub struct Process {
     pub child: Child,
     pub url: String,
+    /// What the process logged on standard error, each line with when it was read (the
+    /// first `LOG_LINES` lines), for scenarios that watch a background task's progress.
+    pub log: Arc<Mutex<Vec<(Instant, String)>>>,
+}
+
+/// Lines of standard error a `Process` keeps.
+const LOG_LINES: usize = 10_000;
+
+impl Process {
+    /// The first line logged that contains `text`, and when it was read.
+    pub fn logged(&self, text: &str) -> Option<(Instant, String)> {
+        let log = self.log.lock().ok()?;
+        log.iter().find(|(_, line)| line.contains(text)).cloned()
+    }
 }
 
 impl Drop for Process {
@@ -39,8 +53,15 @@ pub fn start<A: AsRef<OsStr>>(
         .with_context(|| format!("starting {}", program.display()))?;
     let stderr = child.stderr.take().context("stderr")?;
     let (found, address) = mpsc::channel();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&log);
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(mut kept) = kept.lock()
+                && kept.len() < LOG_LINES
+            {
+                kept.push((Instant::now(), line.clone()));
+            }
             if line.contains("listening")
                 && let Some(addr) = line.split("addr=").nth(1)
             {
@@ -59,6 +80,7 @@ pub fn start<A: AsRef<OsStr>>(
     Ok(Process {
         child,
         url: format!("http://{addr}"),
+        log,
     })
 }
 

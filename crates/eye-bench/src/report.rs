@@ -91,6 +91,56 @@ impl FromIterator<f64> for Sampled {
     }
 }
 
+/// Measurements taken at intervals during one phase: a column per quantity, a line per
+/// sample. Printed as a table of its own; in JSON, flattened into rows.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub title: String,
+    /// The name and unit of each column after the time.
+    pub columns: Vec<(String, String)>,
+    /// Seconds since the phase began, and a value per column.
+    pub points: Vec<(f64, Vec<f64>)>,
+}
+
+impl Series {
+    /// A row per value: scenario the title, metric the column and the time.
+    pub fn rows(&self) -> Vec<Row> {
+        self.points
+            .iter()
+            .flat_map(|(at, values)| {
+                self.columns
+                    .iter()
+                    .zip(values)
+                    .map(move |((name, unit), value)| {
+                        Row::new(&self.title, &format!("{name} at {at:.0} s"), *value, unit)
+                    })
+            })
+            .collect()
+    }
+}
+
+pub fn print_series(series: &Series) {
+    println!("\n{}", series.title);
+    let headers: Vec<String> = series
+        .columns
+        .iter()
+        .map(|(name, unit)| format!("{name} ({unit})"))
+        .collect();
+    let widths: Vec<usize> = headers.iter().map(|h| h.len().max(10)).collect();
+    let mut line = format!("{:>7}", "t (s)");
+    for (header, width) in headers.iter().zip(&widths) {
+        line.push_str(&format!("  {header:>width$}"));
+    }
+    println!("{line}");
+    for (at, values) in &series.points {
+        let mut line = format!("{at:>7.0}");
+        for (value, width) in values.iter().zip(&widths) {
+            line.push_str(&format!("  {value:>width$.1}"));
+        }
+        println!("{line}");
+    }
+}
+
 pub fn print_table(rows: &[Row]) {
     println!(
         "{:<40} {:<30} {:>14} {:<8} {:>14} {:>7}  {:<24} RANGE",

@@ -2,12 +2,16 @@
 
 mod capacity;
 mod latency;
+mod plateau;
 mod queries;
+mod sweep;
 mod throughput;
 
 pub use capacity::{capacity, resources};
 pub use latency::{fixed_rates, lag};
+pub use plateau::plateau;
 pub use queries::queries;
+pub use sweep::sweep_impact;
 pub use throughput::{batches_against_raw_inserts, single_events_against_responder};
 
 use std::path::Path;
@@ -34,6 +38,15 @@ pub struct Settings {
     pub repeat: usize,
     /// The scenarios to run; empty runs them all.
     pub only: Vec<u8>,
+    /// Scenario 8: expired events preloaded for the sweep to delete.
+    pub sweep_events: u64,
+    /// Scenario 8: the steady rate (events/s) of the plateau phase.
+    pub plateau_rate: u64,
+    /// Scenario 8: how long the plateau phase runs, and how often it samples the disk.
+    pub plateau_duration: Duration,
+    pub plateau_sample: Duration,
+    /// Scenario 8: how long after it is sent an event of the plateau phase expires.
+    pub plateau_expiry: Duration,
 }
 
 impl Settings {
@@ -75,6 +88,15 @@ impl Target {
 
 /// Starts `eye serve` on `deployment` with the repository's example schemas.
 pub fn start_eye(eye: &Path, deployment: Deployment) -> anyhow::Result<Target> {
+    start_eye_with(eye, deployment, &[])
+}
+
+/// `start_eye` with more `EYE_*` settings in the environment (e.g. the retention).
+pub fn start_eye_with(
+    eye: &Path,
+    deployment: Deployment,
+    settings: &[(&str, String)],
+) -> anyhow::Result<Target> {
     let store_args = deployment.store_args();
     let ingest = processes::create_key(eye, &store_args, "bench", "ingest")?;
     let query = processes::create_key(eye, &store_args, "bench-team", "query")?;
@@ -89,7 +111,9 @@ pub fn start_eye(eye: &Path, deployment: Deployment) -> anyhow::Result<Target> {
             schemas.to_string_lossy().into_owned(),
         ]);
     }
-    let process = processes::start(eye, &args, &deployment.environment())?;
+    let mut environment = deployment.environment();
+    environment.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let process = processes::start(eye, &args, &environment)?;
     Ok(Target {
         url: process.url.clone(),
         ingest,
@@ -120,6 +144,11 @@ pub async fn drain(target: &Target) {
 /// phase does not pay for the writes of the phase before it.
 pub async fn settle(target: &Target) {
     drain(target).await;
+    sync_disks().await;
+}
+
+/// Has the kernel write back every dirty page (`sync`).
+pub async fn sync_disks() {
     let _ = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await;
 }
 
@@ -136,17 +165,31 @@ pub async fn queue_depth(target: &Target) -> Option<u64> {
 
 /// `eye_events_stored_total` from `/metrics`.
 pub async fn stored_total(target: &Target) -> f64 {
-    let Ok(response) = http_client(1)
+    metrics(target)
+        .await
+        .map_or(0.0, |text| metric(&text, "eye_events_stored_total"))
+}
+
+/// The text of `/metrics` (none when the server did not answer), read once for several
+/// figures: each scrape also has the store count its rows.
+pub async fn metrics(target: &Target) -> Option<String> {
+    let response = http_client(1)
         .get(format!("{}/metrics", target.url))
         .send()
         .await
-    else {
-        return 0.0;
-    };
-    let text = response.text().await.unwrap_or_default();
+        .ok()?;
+    response.text().await.ok()
+}
+
+/// One sample of a Prometheus text exposition: `name` with its labels as exposed (e.g.
+/// `eye_retention_deleted_total{kind="events"}`); 0 when absent (a counter not yet
+/// incremented).
+pub fn metric(text: &str, name: &str) -> f64 {
     text.lines()
-        .find(|l| l.starts_with("eye_events_stored_total"))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .find_map(|line| {
+            let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+            value.trim().parse().ok()
+        })
         .unwrap_or(0.0)
 }
 

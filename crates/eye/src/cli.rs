@@ -27,8 +27,9 @@ pub enum Command {
     },
     /// Apply pending store migrations (`eye serve` does it too at start-up).
     Migrate(StoreArgs),
-    /// Copy everything (events, errors, sessions, keys, schemas) from one store to another,
-    /// e.g. from the embedded store to PostgreSQL. Safe to interrupt and run again.
+    /// Copy everything (events, errors, sessions, keys, schemas, erasures, the PII secret)
+    /// from one store to another, e.g. from the embedded store to PostgreSQL. Safe to
+    /// interrupt and run again.
     MigrateData(MigrateDataArgs),
     /// Exit 0 when a running node answers its health check (for container health checks).
     Healthcheck(HealthcheckArgs),
@@ -83,7 +84,8 @@ pub struct Remote {
     /// The Eye's base URL, with its scheme (`http://host:port`).
     #[arg(long, env = "EYE_URL", default_value = "http://127.0.0.1:8000")]
     pub url: String,
-    /// API key (ingest scope for `send`, query scope for the queries, admin for `replay`).
+    /// API key (ingest scope for `send`, query scope for the queries, admin for `replay`,
+    /// `erase`, `erasures` and `usage`).
     #[arg(long, env = "EYE_KEY", hide_env_values = true)]
     pub key: Option<String>,
 }

@@ -13,6 +13,15 @@ pub(crate) use services::{nats_reachable, nats_url, postgres_url, unique_name, u
 /// harness expression is awaited and gives `None` when its service is out of reach (see
 /// [`unreachable`]).
 macro_rules! conformance_suite {
+    // One list of behaviours for several backends: `sqlite => harness(), postgres => ...;`.
+    ($($module:ident => $harness:expr),+ ; $($behaviour:ident),+ $(,)?) => {
+        $crate::testing::conformance_suite!(@each [$($behaviour),+] $($module => $harness),+);
+    };
+    (@each [$($behaviour:ident),+] $module:ident => $harness:expr $(, $rest:ident => $more:expr)*) => {
+        $crate::testing::conformance_suite!($module, $harness, $($behaviour),+);
+        $crate::testing::conformance_suite!(@each [$($behaviour),+] $($rest => $more),*);
+    };
+    (@each [$($behaviour:ident),+]) => {};
     ($module:ident, $harness:expr, $($behaviour:ident),+ $(,)?) => {
         mod $module {
             use super::*;

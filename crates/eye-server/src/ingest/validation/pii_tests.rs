@@ -1,29 +1,13 @@
 //! Unit tests of the PII rules in validation: what an accepted event keeps, and what a
 //! rejection quotes and keeps as raw input.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
+use super::tests::{received, rules};
 use super::*;
 use crate::ingest::pii::PiiKey;
-use crate::model::timestamp;
 
 const MARKER: &str = "Alice-4f1c";
-
-fn rules() -> Rules {
-    Rules {
-        max_data_bytes: 1024,
-        future_tolerance: Duration::from_secs(60),
-        max_age: None,
-        reject_unknown_event_types: false,
-        retention: None,
-    }
-}
-
-fn received() -> Micros {
-    timestamp::to_micros(timestamp::parse("2021-01-01T10:00:00Z").expect("valid"))
-}
 
 fn registry() -> SchemaRegistry {
     let registry = SchemaRegistry::new(PiiKey::new(b"0123456789abcdef0123456789abcdef"));

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::model::timestamp;
 
-fn rules() -> Rules {
+pub(super) fn rules() -> Rules {
     Rules {
         max_data_bytes: 1024,
         future_tolerance: Duration::from_secs(60),
@@ -17,7 +17,7 @@ fn rules() -> Rules {
     }
 }
 
-fn received() -> Micros {
+pub(super) fn received() -> Micros {
     timestamp::to_micros(timestamp::parse("2021-01-01T10:00:00Z").expect("valid"))
 }
 

@@ -77,7 +77,48 @@ pub async fn check(
 ) -> anyhow::Result<Vec<Tally>> {
     let stored = all(base, "/v1/events", "events", key).await?;
     let errors = all(base, "/v1/errors", "errors", key).await?;
+    counts_match(base, key, &stored).await?;
     Ok(ledger.with(|sent| tally(sent, &stored, &errors, cycles)))
+}
+
+/// The counts over time (kept beside the events by the transactions that store them) equal
+/// the stored events, and the sessions started equal their distinct sessions: whatever
+/// the crashes, redeliveries and concurrent workers, each stored event counts once. Every
+/// event of the harness is timestamped on 2021-01-01.
+async fn counts_match(base: &str, key: &str, stored: &[Value]) -> anyhow::Result<()> {
+    let client = http_client(std::time::Duration::from_secs(60));
+    let total = |metric: &'static str| {
+        let request = client
+            .get(format!(
+                "{base}/v1/stats/events?from=2021-01-01&to=2021-01-02&interval=day&metric={metric}"
+            ))
+            .bearer_auth(key);
+        async move {
+            let response = request.send().await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "stats: {}",
+                response.status()
+            );
+            let body: Value = response.json().await?;
+            body["total"]
+                .as_u64()
+                .ok_or_else(|| anyhow::anyhow!("stats without a total: {body}"))
+        }
+    };
+    let sessions: HashSet<&str> = stored
+        .iter()
+        .filter_map(|e| e["session_id"].as_str())
+        .collect();
+    let (events, started) = (total("events").await?, total("sessions").await?);
+    anyhow::ensure!(
+        (events, started) == (stored.len() as u64, sessions.len() as u64),
+        "the counts disagree with the stored events: {events} events and {started} sessions \
+         counted, {} events and {} sessions stored",
+        stored.len(),
+        sessions.len()
+    );
+    Ok(())
 }
 
 /// Compares the stored events and errors with what was sent and answered.

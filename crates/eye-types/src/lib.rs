@@ -10,6 +10,7 @@ mod ingest;
 mod lifecycle;
 #[cfg(feature = "openapi")]
 pub mod schema;
+mod stats;
 
 pub use admin::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList, SchemaInfo, SchemaList};
 pub use errors::{
@@ -19,3 +20,4 @@ pub use errors::{
 pub use events::{Event, EventPage, SessionPage, StoredEvent};
 pub use ingest::{EventError, EventResult, IngestResponse};
 pub use lifecycle::{ErasureInfo, ErasureList, ErasureRequest, Retention, Usage};
+pub use stats::{EventStats, SessionInfo, SessionList, StatsKey, StatsPoint, StatsSeries};

@@ -24,16 +24,18 @@ pub const NO_NUL: &str = r"^[^\x00]*$";
 
 /// The timestamp forms of a JSON body.
 pub fn timestamp_pattern() -> String {
-    timestamp_forms("+-")
+    timestamp_forms("+-", false)
 }
 
-/// The timestamp forms of a query string, where a `+` sent unencoded arrives as a space.
+/// The timestamp forms of a query string, where a `+` sent unencoded arrives as a space,
+/// and a date alone stands for its midnight UTC.
 pub fn query_timestamp_pattern() -> String {
-    timestamp_forms("+ -")
+    timestamp_forms("+ -", true)
 }
 
-/// The timestamp forms, `signs` being the characters that may start an offset.
-fn timestamp_forms(signs: &str) -> String {
+/// The timestamp forms, `signs` being the characters that may start an offset; with
+/// `date_alone`, a date without a time too.
+fn timestamp_forms(signs: &str, date_alone: bool) -> String {
     // A month and a day that exist in every year: 29 and 30 outside February, 31 in the long
     // months.
     let month_day = "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])\
@@ -55,7 +57,16 @@ fn timestamp_forms(signs: &str) -> String {
     let time = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?";
     let form =
         |date: &str, offset: &str| format!("{date}(?:[T ]{time}(?:{offset})?|t{time}{offset})");
-    format!("^(?:{}|{})$", form(&date, &offset), form(&edge_date, &utc))
+    let alone = if date_alone {
+        format!("|{date}|{edge_date}")
+    } else {
+        String::new()
+    };
+    format!(
+        "^(?:{}|{}{alone})$",
+        form(&date, &offset),
+        form(&edge_date, &utc)
+    )
 }
 
 const EVENT_ID_DESCRIPTION: &str = "The client's idempotency key: 1 to 64 characters, none of them a control character. Two events of one application with the same `event_id` are stored once";
@@ -63,6 +74,8 @@ const EVENT_ID_DESCRIPTION: &str = "The client's idempotency key: 1 to 64 charac
 const EVENT_DATA_DESCRIPTION: &str = "A JSON object (may be `{}`) with no NUL (`\\u0000`) in any string or key, at most `max_event_data_bytes` (32 KiB by default) serialized. Judged by the JSON Schema in force for the event's type, if it has one";
 
 const JSON_SCHEMA_DESCRIPTION: &str = "A JSON Schema: an object, or `true` (anything) or `false` (nothing). Draft 2020-12 unless `$schema` names another; it must compile, and `$ref`s must resolve inside the document";
+
+const QUERY_DATE_DESCRIPTION: &str = " A date alone (`2021-01-01`) stands for its midnight UTC.";
 
 const TIMESTAMP_DESCRIPTION: &str = "RFC 3339 (`2021-01-01T09:15:27.243860Z`, `2021-01-01T11:15:27+02:00`; `T`, `t` or a space between date and time) or naive `2021-01-01 09:15:27.243860` / `2021-01-01T09:15:27.243860`, read as UTC; 0-9 fractional digits; no leap second; in years 0000 and 9999 only in UTC (`Z`, `+00:00` or naive).";
 
@@ -131,7 +144,7 @@ pub struct QueryTimestamp;
 impl PartialSchema for QueryTimestamp {
     fn schema() -> RefOr<Schema> {
         let description = format!(
-            "{TIMESTAMP_DESCRIPTION} A `+` of an offset sent unencoded arrives as a space, read as `+`."
+            "{TIMESTAMP_DESCRIPTION} A `+` of an offset sent unencoded arrives as a space, read as `+`.{QUERY_DATE_DESCRIPTION}"
         );
         string(&query_timestamp_pattern(), &description).into()
     }

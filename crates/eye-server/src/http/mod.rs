@@ -19,6 +19,8 @@ mod query;
 mod rate_limit;
 mod schemas;
 mod serve;
+mod session_list;
+mod stats;
 mod usage;
 
 pub use api_error::ApiError;
@@ -94,6 +96,8 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/v1/events", Some("ingest")),
     ("GET", "/v1/events", Some("query")),
     ("GET", "/v1/sessions/{session_id}", Some("query")),
+    ("GET", "/v1/sessions", Some("query")),
+    ("GET", "/v1/stats/events", Some("query")),
     ("GET", "/v1/errors", Some("query")),
     ("GET", "/v1/errors/summary", Some("query")),
     ("POST", "/v1/errors/replay", Some("admin")),
@@ -115,6 +119,8 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
 pub const QUERY_PARAMETERS: &[(&str, &[&str])] = &[
     ("/v1/events", query::EVENT_PARAMS),
     ("/v1/sessions/{session_id}", query::SESSION_PARAMS),
+    ("/v1/sessions", session_list::SESSION_LIST_PARAMS),
+    ("/v1/stats/events", stats::STATS_PARAMS),
     ("/v1/errors", error_store::ERROR_PARAMS),
     ("/v1/errors/summary", error_store::SUMMARY_PARAMS),
     ("/v1/events/live", live::LIVE_PARAMS),
@@ -143,6 +149,8 @@ pub fn router(state: AppState) -> Router {
             .route("/v1/events/live", get(live::live))
             .route("/v1/schemas/validate", post(schemas::validate))
             .route("/v1/sessions/{session_id}", get(query::session))
+            .route("/v1/sessions", get(session_list::list_sessions))
+            .route("/v1/stats/events", get(stats::event_stats))
             .route("/v1/errors", get(error_store::list_errors))
             .route("/v1/errors/summary", get(error_store::summary))
             .route("/v1/errors/replay", post(error_store::replay))

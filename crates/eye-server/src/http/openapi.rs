@@ -10,7 +10,9 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use super::{erasures, error_store, health, ingest, keys, live, query, schemas, usage};
+use super::{
+    erasures, error_store, health, ingest, keys, live, query, schemas, session_list, stats, usage,
+};
 use crate::config::Config;
 
 #[derive(OpenApi)]
@@ -23,6 +25,8 @@ use crate::config::Config;
         ingest::ingest,
         query::list_events,
         query::session,
+        session_list::list_sessions,
+        stats::event_stats,
         live::live,
         error_store::list_errors,
         error_store::summary,
@@ -57,6 +61,9 @@ use crate::config::Config;
         eye_types::schema::Scope,
         eye_types::schema::Timestamp,
         super::cursor::Cursor,
+        super::cursor::SessionCursor,
+        super::stats::StatsInterval,
+        super::stats::StatsMetric,
         super::params::PageLimit,
         super::params::SortOrder,
     )),

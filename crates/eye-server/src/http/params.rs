@@ -89,6 +89,11 @@ impl Params {
         })
     }
 
+    /// A parameter's value as given, for those checked against a list of words.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
     pub fn integer(&self, name: &str) -> Result<Option<i64>, ApiError> {
         let Some(value) = self.0.get(name) else {
             return Ok(None);

@@ -69,6 +69,15 @@ pub fn format_micros(micros: Micros) -> String {
         .unwrap_or_else(|| micros.to_string())
 }
 
+/// RFC 3339 in UTC to the second, for the starts of whole buckets: `2021-01-01T09:00:00Z`.
+pub fn format_whole_seconds(micros: Micros) -> String {
+    const WHOLE: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    from_micros(micros)
+        .and_then(|at| at.format(WHOLE).ok())
+        .unwrap_or_else(|| micros.to_string())
+}
+
 pub fn now_micros() -> Micros {
     to_micros(OffsetDateTime::now_utc())
 }

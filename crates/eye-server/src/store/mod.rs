@@ -7,13 +7,17 @@
 mod erasure_guard;
 pub mod lifecycle;
 mod postgres;
+pub mod rollup;
 mod schema_versions;
 mod select;
 mod session_fold;
+pub mod session_list;
 pub(crate) mod sqlite;
 
 pub use lifecycle::{Cutoffs, Erasure, ErasureRequest, ErasureStatus, StoreUsage, Suppression};
 pub use postgres::PostgresStore;
+pub use rollup::{CountQuery, CountRow, GroupBy, Interval};
+pub use session_list::{SessionListQuery, SessionPosition};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -214,6 +218,26 @@ pub trait Store: Send + Sync + 'static {
         from: Option<Micros>,
         to: Option<Micros>,
     ) -> Result<ErrorCounts, StoreError>;
+
+    // Counts over time and the session list, read from what the worker keeps beside the
+    // events (`rollup`, `session_list`): never a scan of the events.
+
+    /// Stored events per bucket of `query.interval` in `[query.from, query.to)` (both
+    /// bucket-aligned), per group; buckets and groups with none are left out.
+    async fn event_counts(&self, query: CountQuery) -> Result<Vec<CountRow>, StoreError>;
+    /// Sessions per bucket of their first event in `[from, to)` (bucket-aligned), in bucket
+    /// order; buckets with none are left out.
+    async fn session_starts(
+        &self,
+        interval: Interval,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<(Micros, u64)>, StoreError>;
+    /// A page of sessions (up to `query.limit + 1`: one more means another page follows).
+    async fn list_sessions(
+        &self,
+        query: SessionListQuery,
+    ) -> Result<Vec<SessionSummary>, StoreError>;
 
     /// Creates the application if it is new, then a key for it with `hash` (SHA-256 of the
     /// secret).

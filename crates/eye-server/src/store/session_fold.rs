@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::rollup::RollupDelta;
 use crate::model::EventRecord;
+use crate::model::timestamp::Micros;
 
 /// How one batch moves one session's summary.
 pub struct SessionChange {
@@ -20,6 +22,10 @@ pub struct SessionFold<'a> {
     pub sessions: BTreeMap<&'a str, SessionChange>,
     /// Every (session id, application) pair, in key order.
     pub apps: BTreeSet<(&'a str, &'a str)>,
+    /// Every (session id, category, name) triple, in key order, for `has_event` filters.
+    pub types: BTreeSet<(&'a str, &'a str, &'a str)>,
+    /// The event counts the batch adds (session starts are added as summaries are written).
+    pub rollup: RollupDelta,
 }
 
 impl<'a> SessionFold<'a> {
@@ -39,6 +45,10 @@ impl<'a> SessionFold<'a> {
                 count: 1,
             });
         self.apps.insert((&event.session_id, &event.app));
+        self.types
+            .insert((&event.session_id, &event.category, &event.name));
+        self.rollup
+            .event(&event.app, &event.category, &event.name, ts, 1);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -47,18 +57,23 @@ impl<'a> SessionFold<'a> {
 }
 
 /// Events a delete removed (by retention or an erasure), per session: how many, and of
-/// which applications, so that each store corrects those summaries in the same transaction.
+/// which applications, so that each store corrects those summaries and the counts in the
+/// same transaction.
 #[derive(Default)]
 pub struct Removed {
     /// Per session id, in key order: events removed, and their applications.
     pub sessions: BTreeMap<String, (i64, BTreeSet<String>)>,
     /// Events removed in all.
     pub count: u64,
+    /// The event counts the delete takes away (session starts are added by the repair).
+    pub rollup: RollupDelta,
 }
 
 impl Removed {
-    /// Counts one removed event of `session_id` and `app`.
-    pub fn add(&mut self, session_id: String, app: String) {
+    /// Counts one removed event of `session_id` and `app`, of type `category`/`name`,
+    /// timestamped `at`.
+    pub fn add(&mut self, session_id: String, app: String, category: &str, name: &str, at: Micros) {
+        self.rollup.event(&app, category, name, at, -1);
         let (count, apps) = self.sessions.entry(session_id).or_default();
         *count += 1;
         apps.insert(app);

@@ -7,12 +7,14 @@ mod erasure;
 mod lifecycle;
 mod lifecycle_backends;
 mod moving;
+mod rollups;
 
 use std::sync::Arc;
 
 use erasure::*;
 use lifecycle::*;
 use moving::*;
+use rollups::*;
 
 use async_trait::async_trait;
 
@@ -787,6 +789,10 @@ conformance_suite!(
     erasures_are_imported_as_exported_once,
     imported_suppressions_keep_their_sessions_out,
     an_imported_job_not_yet_run_is_run_here,
+    counts_equal_a_scan_through_redelivery_and_late_events,
+    concurrent_workers_count_each_event_once,
+    retention_and_erasure_take_their_events_out_of_the_counts,
+    sessions_are_listed_filtered_and_paged,
 );
 
 /// Every filter of the query API is served by an index, never a full scan of `events`:

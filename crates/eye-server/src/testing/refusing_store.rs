@@ -90,6 +90,29 @@ impl Store for RefusingStore {
         self.inner.error_counts(from, to).await
     }
 
+    async fn event_counts(
+        &self,
+        query: crate::store::CountQuery,
+    ) -> Result<Vec<crate::store::CountRow>, StoreError> {
+        self.inner.event_counts(query).await
+    }
+
+    async fn session_starts(
+        &self,
+        interval: crate::store::Interval,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<(Micros, u64)>, StoreError> {
+        self.inner.session_starts(interval, from, to).await
+    }
+
+    async fn list_sessions(
+        &self,
+        query: crate::store::SessionListQuery,
+    ) -> Result<Vec<crate::store::SessionSummary>, StoreError> {
+        self.inner.list_sessions(query).await
+    }
+
     async fn create_key(
         &self,
         app: &str,

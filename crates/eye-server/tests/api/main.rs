@@ -20,3 +20,4 @@ mod raw_input;
 mod replay;
 mod retention;
 mod schemas;
+mod stats;

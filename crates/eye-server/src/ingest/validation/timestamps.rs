@@ -16,8 +16,11 @@ pub fn parse_timestamp(text: &str) -> Option<Micros> {
 }
 
 /// A timestamp of a query string: as [`parse_timestamp`], where the `+` of an offset sent
-/// unencoded has become a space.
+/// unencoded has become a space; or a date alone (`2021-01-01`), its midnight UTC.
 pub fn parse_query_timestamp(text: &str) -> Option<Micros> {
+    if text.len() == 10 && text.as_bytes()[0].is_ascii_digit() && text.as_bytes()[4] == b'-' {
+        return timestamp::parse(&format!("{text}T00:00:00Z")).map(timestamp::to_micros);
+    }
     documented_form(text)
         .then(|| timestamp::parse_lenient(text))
         .flatten()
@@ -82,6 +85,9 @@ mod tests {
         ]
     }
 
+    /// Dates alone, with their near-misses.
+    const DATES: &str = "[+-]?(0000|9999|0001|2000|2100|2024|2021|[0-9]{4})-(0[0-9]|1[0-3]|02)-(0[0-9]|[12][0-9]|3[0-2])[Z ]?";
+
     proptest! {
         #[test]
         fn the_documented_pattern_is_exactly_what_is_read(text in CANDIDATES) {
@@ -89,6 +95,23 @@ mod tests {
                 prop_assert_eq!(documented, read);
             }
         }
+
+        #[test]
+        fn a_date_alone_is_documented_and_read_in_queries_only(text in DATES) {
+            for (documented, read) in verdicts(&text) {
+                prop_assert_eq!(documented, read);
+            }
+        }
+    }
+
+    #[test]
+    fn a_date_alone_is_its_midnight_in_queries() {
+        assert_eq!(
+            parse_query_timestamp("2021-01-01"),
+            parse_query_timestamp("2021-01-01T00:00:00Z")
+        );
+        assert_eq!(verdicts("2024-02-29"), [(false, false), (true, true)]);
+        assert_eq!(verdicts("2021-02-29"), [(false, false); 2]);
     }
 
     #[test]

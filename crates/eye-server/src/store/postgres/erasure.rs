@@ -21,6 +21,7 @@ use crate::store::erasure_guard::{
     unfinished,
 };
 use crate::store::lifecycle::{Erasure, ErasureRequest, ErasureStatus, Suppression};
+use crate::store::rollup::RollupDelta;
 use crate::store::session_fold::Removed;
 
 /// Batches hold it shared, a new erasure exclusively (see the module's comment).
@@ -299,16 +300,29 @@ async fn delete_leftover_summaries(
                 &[&sessions],
             )
             .await?;
-        let summaries = transaction
+        transaction
             .execute(
+                "DELETE FROM session_types t WHERE t.session_id = ANY($1)
+                    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = t.session_id)",
+                &[&sessions],
+            )
+            .await?;
+        let gone = transaction
+            .query(
                 "DELETE FROM sessions WHERE session_id IN
                     (SELECT s.session_id FROM sessions s WHERE s.session_id = ANY($1)
                         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = s.session_id)
-                     LIMIT $2)",
+                     LIMIT $2)
+                 RETURNING first_ts",
                 &[&sessions, &limit],
             )
             .await?;
-        return Ok(links + summaries);
+        let mut starts = RollupDelta::default();
+        for row in &gone {
+            starts.session_start_moved(Some(to_micros(row.get(0))), None);
+        }
+        super::rollups::apply(transaction, &starts).await?;
+        return Ok(links + gone.len() as u64);
     };
     transaction
         .execute(

@@ -2,7 +2,7 @@
 //! three phases that each take their row locks in sorted order (dedup keys, events,
 //! summaries), so concurrent workers cannot deadlock on overlapping batches.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::Object;
 use time::OffsetDateTime;
@@ -135,7 +135,15 @@ async fn insert_events(
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
-/// Phase 3: one atomic upsert per session (sorted), counting only events inserted above.
+/// Phase 3: the session summaries (sorted), counting only events inserted above, their
+/// application links and event types, and the counts over time.
+///
+/// A session's start bucket moves when its first event does, so the summary's first
+/// timestamp before this batch must be known exactly, even while other workers write the
+/// same session: sessions new to the store are inserted first (`DO NOTHING` waits for a
+/// concurrent insert of the same session and then skips it), then the existing ones are
+/// locked and read, then updated. A session deleted between the two (a retention batch
+/// took its last events) is inserted again by the update, and counted as new.
 async fn update_sessions(
     transaction: &tokio_postgres::Transaction<'_>,
     stored: &[&EventRecord],
@@ -152,17 +160,54 @@ async fn update_sessions(
     let firsts: Vec<OffsetDateTime> = changes().map(|c| at(c.first_ts)).collect();
     let lasts: Vec<OffsetDateTime> = changes().map(|c| at(c.last_ts)).collect();
     let counts: Vec<i64> = changes().map(|c| c.count).collect();
-    transaction
-        .execute(
+    let inserted: HashSet<String> = transaction
+        .query(
             "INSERT INTO sessions (session_id, first_ts, last_ts, event_count)
              SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[])
-             ON CONFLICT (session_id) DO UPDATE SET
-                first_ts = LEAST(sessions.first_ts, excluded.first_ts),
-                last_ts = GREATEST(sessions.last_ts, excluded.last_ts),
-                event_count = sessions.event_count + excluded.event_count",
+             ON CONFLICT (session_id) DO NOTHING RETURNING session_id",
             &[&sessions, &firsts, &lasts, &counts],
         )
-        .await?;
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let existing: Vec<usize> = (0..sessions.len())
+        .filter(|index| !inserted.contains(sessions[*index]))
+        .collect();
+    let mut before: HashMap<String, OffsetDateTime> = HashMap::new();
+    if !existing.is_empty() {
+        let ids: Vec<&str> = existing.iter().map(|i| sessions[*i]).collect();
+        let firsts: Vec<OffsetDateTime> = existing.iter().map(|i| firsts[*i]).collect();
+        let lasts: Vec<OffsetDateTime> = existing.iter().map(|i| lasts[*i]).collect();
+        let counts: Vec<i64> = existing.iter().map(|i| counts[*i]).collect();
+        before.extend(
+            transaction
+                .query(
+                    "SELECT session_id, first_ts FROM sessions WHERE session_id = ANY($1)
+                     ORDER BY session_id FOR UPDATE",
+                    &[&ids],
+                )
+                .await?
+                .iter()
+                .map(|row| (row.get(0), row.get(1))),
+        );
+        transaction
+            .execute(
+                "INSERT INTO sessions (session_id, first_ts, last_ts, event_count)
+                 SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[])
+                 ON CONFLICT (session_id) DO UPDATE SET
+                    first_ts = LEAST(sessions.first_ts, excluded.first_ts),
+                    last_ts = GREATEST(sessions.last_ts, excluded.last_ts),
+                    event_count = sessions.event_count + excluded.event_count",
+                &[&ids, &firsts, &lasts, &counts],
+            )
+            .await?;
+    }
+    for (session_id, change) in &fold.sessions {
+        let before = before.get(*session_id).map(|first| to_micros(*first));
+        let after = before.map_or(change.first_ts, |before| before.min(change.first_ts));
+        fold.rollup.session_start_moved(before, Some(after));
+    }
     let app_sessions: Vec<&str> = fold.apps.iter().map(|(s, _)| *s).collect();
     let app_names: Vec<&str> = fold.apps.iter().map(|(_, a)| *a).collect();
     transaction
@@ -172,7 +217,18 @@ async fn update_sessions(
             &[&app_sessions, &app_names],
         )
         .await?;
-    Ok(())
+    let type_sessions: Vec<&str> = fold.types.iter().map(|(s, _, _)| *s).collect();
+    let type_categories: Vec<&str> = fold.types.iter().map(|(_, c, _)| *c).collect();
+    let type_names: Vec<&str> = fold.types.iter().map(|(_, _, n)| *n).collect();
+    transaction
+        .execute(
+            "INSERT INTO session_types (session_id, category, name)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+             ON CONFLICT DO NOTHING",
+            &[&type_sessions, &type_categories, &type_names],
+        )
+        .await?;
+    super::rollups::apply(transaction, &fold.rollup).await
 }
 
 pub async fn query(

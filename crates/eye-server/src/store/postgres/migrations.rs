@@ -157,6 +157,47 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX errors_by_session ON errors (session_id);
     ",
+    // 6: counts over time (stored events per interval, bucket and type; sessions per bucket
+    // of their first event), the event types of each session, and sessions by last
+    // activity. Buckets are microseconds since the epoch, UTC. Built here from what is
+    // already stored; the workers keep them from then on.
+    "
+    CREATE TABLE event_counts (
+        span bigint NOT NULL,
+        bucket bigint NOT NULL,
+        app text NOT NULL,
+        category text NOT NULL,
+        name text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (span, bucket, app, category, name)
+    );
+    CREATE TABLE session_starts (
+        span bigint NOT NULL,
+        bucket bigint NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (span, bucket)
+    );
+    CREATE TABLE session_types (
+        session_id text NOT NULL,
+        category text NOT NULL,
+        name text NOT NULL,
+        PRIMARY KEY (session_id, category, name)
+    );
+    CREATE INDEX sessions_by_activity ON sessions (last_ts, session_id);
+
+    INSERT INTO event_counts (span, bucket, app, category, name, count)
+        SELECT s.span, floor((extract(epoch FROM e.ts) * 1000000) / (s.span * 1000000))::bigint * (s.span * 1000000),
+            e.app, e.category, e.name, count(*)
+        FROM events e, (VALUES (60::bigint), (3600), (86400)) AS s(span)
+        GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO session_starts (span, bucket, count)
+        SELECT s.span, floor((extract(epoch FROM x.first_ts) * 1000000) / (s.span * 1000000))::bigint * (s.span * 1000000),
+            count(*)
+        FROM sessions x, (VALUES (60::bigint), (3600), (86400)) AS s(span)
+        GROUP BY 1, 2;
+    INSERT INTO session_types (session_id, category, name)
+        SELECT DISTINCT session_id, category, name FROM events;
+    ",
 ];
 
 pub async fn run(client: &mut Object) -> Result<usize, tokio_postgres::Error> {

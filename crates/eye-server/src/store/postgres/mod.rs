@@ -8,7 +8,9 @@ mod events;
 mod migrations;
 mod partitions;
 mod retention;
+mod rollups;
 mod server;
+mod session_list;
 mod session_repair;
 mod settings;
 mod sql;
@@ -20,7 +22,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use super::lifecycle::{Cutoffs, Erasure, ErasureRequest, StoreUsage, Suppression};
-use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
+use super::{
+    BatchOutcome, CountQuery, CountRow, ErrorCounts, ErrorQuery, EventQuery, Interval,
+    SessionListQuery, SessionSummary, Store, StoreError,
+};
 use crate::model::timestamp::Micros;
 use crate::model::{
     ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaFileDigest, SchemaRecord,
@@ -179,6 +184,32 @@ impl Store for PostgresStore {
         to: Option<Micros>,
     ) -> Result<ErrorCounts, StoreError> {
         error_records::counts(&self.client().await?, from, to)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn event_counts(&self, query: CountQuery) -> Result<Vec<CountRow>, StoreError> {
+        rollups::counts(&self.client().await?, &query)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn session_starts(
+        &self,
+        interval: Interval,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<(Micros, u64)>, StoreError> {
+        rollups::session_starts(&self.client().await?, interval, from, to)
+            .await
+            .map_err(from_postgres)
+    }
+
+    async fn list_sessions(
+        &self,
+        query: SessionListQuery,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        session_list::list(&self.client().await?, &query)
             .await
             .map_err(from_postgres)
     }

@@ -94,13 +94,16 @@ pub async fn delete_events(
         let rows = transaction
             .query(
                 "DELETE FROM events WHERE id = ANY($1) AND ts >= $2 AND ts < $3
-                 RETURNING session_id, app, event_id, id",
+                 RETURNING session_id, app, event_id, id, category, name, ts",
                 &[&ids, &at(start), &at(end)],
             )
             .await?;
         for row in rows {
             keys.add(row.get(1), row.get(2), row.get(3));
-            removed.add(row.get(0), row.get(1));
+            let category: &str = row.get(4);
+            let name: &str = row.get(5);
+            let ts: OffsetDateTime = row.get(6);
+            removed.add(row.get(0), row.get(1), category, name, to_micros(ts));
         }
     }
     Ok(())
@@ -185,6 +188,18 @@ async fn drop_partition(client: &mut Object, month: (i32, u8)) -> Result<u64, Er
                 WHERE k.app = e.app AND k.event_id = e.event_id AND k.id = e.id;
              DROP TABLE {name};"
         ))
+        .await?;
+    // Every event of the month went, so every count of its buckets goes (months start at
+    // midnight UTC, so no minute, hour or day bucket straddles two partitions).
+    let (start, end) = (
+        partitions::start_of(month),
+        partitions::start_of(partitions::next_month(month)),
+    );
+    transaction
+        .execute(
+            "DELETE FROM event_counts WHERE span IN (60, 3600, 86400) AND bucket >= $1 AND bucket < $2",
+            &[&start, &end],
+        )
         .await?;
     repair_from(&transaction, "eye_expired g", &[]).await?;
     let dropped: i64 = transaction

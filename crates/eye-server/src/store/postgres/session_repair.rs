@@ -3,20 +3,28 @@
 //! the events that went (`n` of each session and application). The summaries are locked
 //! first, in key order as the workers lock them; each statement after that reads the events
 //! anew (READ COMMITTED), so it sees every event of a batch that changed a summary before,
-//! and a batch that changes one after adds its own events to what is written here.
+//! and a batch that changes one after adds its own events to what is written here. Event
+//! types left with no event go too, and each session's start bucket follows its first
+//! event (read before and after, under the lock).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use time::OffsetDateTime;
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Transaction};
 
+use super::rollups;
+use crate::model::timestamp::to_micros;
+use crate::store::rollup::RollupDelta;
 use crate::store::session_fold::Removed;
 
-/// Corrects the summaries of the events in `removed`.
+/// Corrects the summaries and counts of the events in `removed`.
 pub async fn repair(transaction: &Transaction<'_>, removed: &Removed) -> Result<(), Error> {
     if removed.sessions.is_empty() {
         return Ok(());
     }
+    rollups::apply(transaction, &removed.rollup).await?;
     let mut rows: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     for (session_id, (count, apps)) in &removed.sessions {
         // The count is the session's: carried by its first application's row.
@@ -37,17 +45,26 @@ pub async fn repair(transaction: &Transaction<'_>, removed: &Removed) -> Result<
 }
 
 /// Corrects the summaries of the events listed in `source`, a relation aliased `g` with
-/// columns `session_id`, `app` and `n`, bound by `params`.
+/// columns `session_id`, `app` and `n`, bound by `params`, and moves their start buckets.
 pub async fn repair_from(
     transaction: &Transaction<'_>,
     source: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<(), Error> {
+    let before: Vec<(String, OffsetDateTime)> = transaction
+        .query(
+            &format!(
+                "SELECT session_id, first_ts FROM sessions
+                 WHERE session_id IN (SELECT g.session_id FROM {source})
+                 ORDER BY session_id FOR UPDATE"
+            ),
+            params,
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
     let statements = [
-        format!(
-            "SELECT 1 FROM sessions WHERE session_id IN (SELECT g.session_id FROM {source})
-             ORDER BY session_id FOR UPDATE"
-        ),
         format!(
             "UPDATE sessions s SET event_count = s.event_count - gone.n,
                 first_ts = coalesce((SELECT min(e.ts) FROM events e WHERE e.session_id = s.session_id), s.first_ts),
@@ -67,9 +84,31 @@ pub async fn repair_from(
              WHERE a.session_id = g.session_id AND a.app = g.app
                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = g.session_id AND e.app = g.app)"
         ),
+        format!(
+            "DELETE FROM session_types t WHERE t.session_id IN (SELECT g.session_id FROM {source})
+                AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = t.session_id
+                                AND e.category = t.category AND e.name = t.name)"
+        ),
     ];
     for statement in &statements {
         transaction.execute(statement, params).await?;
     }
-    Ok(())
+    let ids: Vec<&str> = before.iter().map(|(id, _)| id.as_str()).collect();
+    let after: HashMap<String, OffsetDateTime> = transaction
+        .query(
+            "SELECT session_id, first_ts FROM sessions WHERE session_id = ANY($1)",
+            &[&ids],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let mut starts = RollupDelta::default();
+    for (session_id, first) in &before {
+        starts.session_start_moved(
+            Some(to_micros(*first)),
+            after.get(session_id).map(|first| to_micros(*first)),
+        );
+    }
+    rollups::apply(transaction, &starts).await
 }

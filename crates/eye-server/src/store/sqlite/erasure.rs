@@ -14,6 +14,7 @@ use crate::store::erasure_guard::{
     unfinished,
 };
 use crate::store::lifecycle::{Erasure, ErasureRequest, ErasureStatus, Suppression};
+use crate::store::rollup::RollupDelta;
 use crate::store::session_fold::Removed;
 
 /// Events of the sessions in the JSON array `?1` (of application `?2` when not NULL), at
@@ -21,7 +22,7 @@ use crate::store::session_fold::Removed;
 pub(crate) const ERASE_EVENTS: &str = "DELETE FROM events WHERE id IN
         (SELECT id FROM events WHERE session_id IN (SELECT value FROM json_each(?1))
             AND (?2 IS NULL OR app = ?2) LIMIT ?3)
-     RETURNING session_id, app";
+     RETURNING session_id, app, category, name, ts";
 
 /// Error records of those sessions, by `errors_by_session`.
 pub(crate) const ERASE_ERRORS: &str = "DELETE FROM errors WHERE id IN
@@ -261,7 +262,13 @@ fn delete_events(
         let mut delete = connection.prepare_cached(ERASE_EVENTS)?;
         let mut rows = delete.query(params![sessions, app, limit])?;
         while let Some(row) = rows.next()? {
-            removed.add(row.get(0)?, row.get(1)?);
+            removed.add(
+                row.get(0)?,
+                row.get(1)?,
+                &row.get::<_, String>(2)?,
+                &row.get::<_, String>(3)?,
+                row.get(4)?,
+            );
         }
     }
     repair(connection, &removed)?;
@@ -283,14 +290,26 @@ fn delete_leftover_summaries(
                     AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = session_apps.session_id)",
             )?
             .execute([sessions])?;
+        connection
+            .prepare_cached(
+                "DELETE FROM session_types WHERE session_id IN (SELECT value FROM json_each(?1))
+                    AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = session_types.session_id)",
+            )?
+            .execute([sessions])?;
+        let mut starts = RollupDelta::default();
         let summaries = connection
             .prepare_cached(
                 "DELETE FROM sessions WHERE session_id IN
                     (SELECT session_id FROM sessions WHERE session_id IN (SELECT value FROM json_each(?1))
                         AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = sessions.session_id)
-                     LIMIT ?2)",
+                     LIMIT ?2)
+                 RETURNING first_ts",
             )?
-            .execute(params![sessions, limit])?;
+            .query_map(params![sessions, limit], |row| row.get::<_, i64>(0))?
+            .map(|first| first.map(|first| starts.session_start_moved(Some(first), None)))
+            .collect::<rusqlite::Result<Vec<()>>>()?
+            .len();
+        super::rollups::apply(connection, &starts)?;
         return Ok((links + summaries) as u64);
     };
     let links = connection

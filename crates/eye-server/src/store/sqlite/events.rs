@@ -44,7 +44,8 @@ pub fn write_batch(
             }
         }
     }
-    write_sessions(&transaction, &sessions)?;
+    write_sessions(&transaction, &mut sessions)?;
+    super::rollups::apply(&transaction, &sessions.rollup)?;
     transaction.commit()?;
     Ok(outcome)
 }
@@ -73,8 +74,11 @@ fn insert_event(connection: &Connection, event: &EventRecord) -> rusqlite::Resul
     Ok(inserted > 0)
 }
 
-/// Upserts each session summary and application link the batch changed, once each.
-fn write_sessions(connection: &Connection, fold: &SessionFold) -> rusqlite::Result<()> {
+/// Upserts each session summary, application link and event type the batch changed, once
+/// each, and adds to the fold's counts where each session's first event moved.
+fn write_sessions(connection: &Connection, fold: &mut SessionFold) -> rusqlite::Result<()> {
+    let mut first =
+        connection.prepare_cached("SELECT first_ts FROM sessions WHERE session_id = ?1")?;
     let mut upsert = connection.prepare_cached(
         "INSERT INTO sessions (session_id, first_ts, last_ts, event_count) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (session_id) DO UPDATE SET
@@ -83,6 +87,9 @@ fn write_sessions(connection: &Connection, fold: &SessionFold) -> rusqlite::Resu
             event_count = event_count + excluded.event_count",
     )?;
     for (session_id, change) in &fold.sessions {
+        let before: Option<i64> = first.query_row([session_id], |row| row.get(0)).optional()?;
+        let after = before.map_or(change.first_ts, |before| before.min(change.first_ts));
+        fold.rollup.session_start_moved(before, Some(after));
         upsert.execute(params![
             session_id,
             change.first_ts,
@@ -94,6 +101,12 @@ fn write_sessions(connection: &Connection, fold: &SessionFold) -> rusqlite::Resu
         .prepare_cached("INSERT OR IGNORE INTO session_apps (session_id, app) VALUES (?1, ?2)")?;
     for (session_id, app) in &fold.apps {
         link.execute(params![session_id, app])?;
+    }
+    let mut kind = connection.prepare_cached(
+        "INSERT OR IGNORE INTO session_types (session_id, category, name) VALUES (?1, ?2, ?3)",
+    )?;
+    for (session_id, category, name) in &fold.types {
+        kind.execute(params![session_id, category, name])?;
     }
     Ok(())
 }

@@ -146,6 +146,45 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE INDEX errors_by_session ON errors (session_id);
     ",
+    // 6: counts over time (stored events per interval, bucket and type; sessions per bucket
+    // of their first event), the event types of each session, and sessions by last
+    // activity: the data team's aggregate questions, answered without scanning events.
+    // Built here from what is already stored; the worker keeps them from then on.
+    "
+    CREATE TABLE event_counts (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        app TEXT NOT NULL,
+        category TEXT NOT NULL,
+        name TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (span, bucket, app, category, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE session_starts (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (span, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE session_types (
+        session_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (session_id, category, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_by_activity ON sessions (last_ts, session_id);
+
+    INSERT INTO event_counts (span, bucket, app, category, name, count)
+        SELECT s.span, (e.ts / (s.span * 1000000)) * (s.span * 1000000), e.app, e.category, e.name, count(*)
+        FROM events e, (SELECT 60 AS span UNION ALL SELECT 3600 UNION ALL SELECT 86400) s
+        GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO session_starts (span, bucket, count)
+        SELECT s.span, (x.first_ts / (s.span * 1000000)) * (s.span * 1000000), count(*)
+        FROM sessions x, (SELECT 60 AS span UNION ALL SELECT 3600 UNION ALL SELECT 86400) s
+        GROUP BY 1, 2;
+    INSERT INTO session_types (session_id, category, name)
+        SELECT DISTINCT session_id, category, name FROM events;
+    ",
 ];
 
 pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {

@@ -8,6 +8,8 @@ pub(crate) mod events;
 mod key_generation;
 mod migrations;
 pub(crate) mod retention;
+mod rollups;
+mod session_list;
 mod session_repair;
 mod settings;
 pub(crate) mod wal_checkpoint;
@@ -20,7 +22,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode};
 
 use super::lifecycle::{Cutoffs, Erasure, ErasureRequest, StoreUsage, Suppression};
-use super::{BatchOutcome, ErrorCounts, ErrorQuery, EventQuery, SessionSummary, Store, StoreError};
+use super::{
+    BatchOutcome, CountQuery, CountRow, ErrorCounts, ErrorQuery, EventQuery, Interval,
+    SessionListQuery, SessionSummary, Store, StoreError,
+};
 use crate::model::timestamp::Micros;
 use crate::model::{
     ErrorEntry, EventRecord, KeyRecord, QueueMessage, SchemaFileDigest, SchemaRecord,
@@ -207,6 +212,29 @@ impl Store for SqliteStore {
         to: Option<Micros>,
     ) -> Result<ErrorCounts, StoreError> {
         self.read(move |connection| error_records::counts(connection, from, to))
+            .await
+    }
+
+    async fn event_counts(&self, query: CountQuery) -> Result<Vec<CountRow>, StoreError> {
+        self.read(move |connection| rollups::counts(connection, &query))
+            .await
+    }
+
+    async fn session_starts(
+        &self,
+        interval: Interval,
+        from: Micros,
+        to: Micros,
+    ) -> Result<Vec<(Micros, u64)>, StoreError> {
+        self.read(move |connection| rollups::session_starts(connection, interval, from, to))
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        query: SessionListQuery,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        self.read(move |connection| session_list::list(connection, &query))
             .await
     }
 

@@ -21,7 +21,7 @@ use crate::store::session_fold::Removed;
 /// how many at most), by `events_by_app`.
 pub(crate) const DELETE_EXPIRED_EVENTS: &str = "DELETE FROM events WHERE id IN
         (SELECT id FROM events WHERE app = ?1 AND ts < ?2 ORDER BY ts LIMIT ?3)
-     RETURNING session_id, app";
+     RETURNING session_id, app, category, name, ts";
 
 /// One application's oldest expired error records, by `errors_by_app`.
 pub(crate) const DELETE_EXPIRED_ERRORS: &str = "DELETE FROM errors WHERE id IN
@@ -50,7 +50,13 @@ pub fn delete_expired_events(
         let mut delete = transaction.prepare_cached(DELETE_EXPIRED_EVENTS)?;
         let mut rows = delete.query(params![app, cutoff, budget as i64])?;
         while let Some(row) = rows.next()? {
-            removed.add(row.get(0)?, row.get(1)?);
+            removed.add(
+                row.get(0)?,
+                row.get(1)?,
+                &row.get::<_, String>(2)?,
+                &row.get::<_, String>(3)?,
+                row.get(4)?,
+            );
         }
     }
     repair(&transaction, &removed)?;

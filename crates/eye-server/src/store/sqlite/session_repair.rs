@@ -2,18 +2,25 @@
 //! the transaction that deleted them, so a summary never disagrees with its events: the
 //! count goes down by what went, the first and last timestamps are read again from what is
 //! left (two index look-ups on `events_by_session`), and a session left with no event, or an
-//! application link left with no event of its application, goes.
+//! application link or event type left with no event of it, goes. The counts over time
+//! lose the deleted events, and a session whose first event moved or went moves or leaves
+//! its start bucket.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use super::rollups;
+use crate::store::rollup::RollupDelta;
 use crate::store::session_fold::Removed;
 
 pub fn repair(connection: &Connection, removed: &Removed) -> rusqlite::Result<()> {
+    let mut first =
+        connection.prepare_cached("SELECT first_ts FROM sessions WHERE session_id = ?1")?;
     let mut update = connection.prepare_cached(
         "UPDATE sessions SET event_count = event_count - ?2,
             first_ts = coalesce((SELECT min(ts) FROM events WHERE session_id = ?1), first_ts),
             last_ts = coalesce((SELECT max(ts) FROM events WHERE session_id = ?1), last_ts)
-         WHERE session_id = ?1",
+         WHERE session_id = ?1
+         RETURNING first_ts",
     )?;
     let mut any_left =
         connection.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE session_id = ?1)")?;
@@ -21,20 +28,36 @@ pub fn repair(connection: &Connection, removed: &Removed) -> rusqlite::Result<()
         connection.prepare_cached("DELETE FROM sessions WHERE session_id = ?1")?;
     let mut forget_links =
         connection.prepare_cached("DELETE FROM session_apps WHERE session_id = ?1")?;
+    let mut forget_types =
+        connection.prepare_cached("DELETE FROM session_types WHERE session_id = ?1")?;
     let mut forget_link = connection.prepare_cached(
         "DELETE FROM session_apps WHERE session_id = ?1 AND app = ?2
             AND NOT EXISTS (SELECT 1 FROM events WHERE session_id = ?1 AND app = ?2)",
     )?;
+    let mut forget_gone_types = connection.prepare_cached(
+        "DELETE FROM session_types WHERE session_id = ?1
+            AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = ?1
+                            AND e.category = session_types.category AND e.name = session_types.name)",
+    )?;
+    let mut starts = RollupDelta::default();
     for (session_id, (count, apps)) in &removed.sessions {
+        let before: Option<i64> = first.query_row([session_id], |row| row.get(0)).optional()?;
         if !any_left.query_row([session_id], |row| row.get::<_, bool>(0))? {
             forget_session.execute([session_id])?;
             forget_links.execute([session_id])?;
+            forget_types.execute([session_id])?;
+            starts.session_start_moved(before, None);
             continue;
         }
-        update.execute(params![session_id, count])?;
+        let after: Option<i64> = update
+            .query_row(params![session_id, count], |row| row.get(0))
+            .optional()?;
+        starts.session_start_moved(before, after);
         for app in apps {
             forget_link.execute(params![session_id, app])?;
         }
+        forget_gone_types.execute([session_id])?;
     }
-    Ok(())
+    rollups::apply(connection, &removed.rollup)?;
+    rollups::apply(connection, &starts)
 }

@@ -1,0 +1,465 @@
+//! The counts over time and the session list: every count equals a scan of the stored
+//! events, through redelivery, concurrent workers, late events, retention and erasure.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::erasure::{DONE_AT, run};
+use super::lifecycle::{before, stored_events, sweep};
+use super::{Harness, event, events_of};
+use crate::model::EventRecord;
+use crate::store::lifecycle::ErasureRequest;
+use crate::store::{
+    CountQuery, GroupBy, Interval, Order, SessionListQuery, SessionPosition, Store,
+};
+
+const FAR: i64 = 1 << 60;
+
+fn typed(app: &str, session: &str, category: &str, name: &str, ts: i64) -> EventRecord {
+    EventRecord {
+        category: category.into(),
+        ..event(
+            app,
+            session,
+            name,
+            ts,
+            Some(&format!("{app}-{session}-{name}-{ts}")),
+        )
+    }
+}
+
+/// Asserts that every count, at every interval, equals what a scan of the stored events
+/// gives: events per (bucket, app, category, name), and sessions per bucket of their
+/// first event.
+pub(super) async fn assert_counts_match_a_scan(store: &dyn Store) {
+    let events = stored_events(store).await;
+    for interval in Interval::ALL {
+        let mut expected: BTreeMap<(i64, String, String, String), u64> = BTreeMap::new();
+        let mut firsts: BTreeMap<&str, i64> = BTreeMap::new();
+        for e in &events {
+            *expected
+                .entry((
+                    interval.floor(e.timestamp),
+                    e.app.clone(),
+                    e.category.clone(),
+                    e.name.clone(),
+                ))
+                .or_default() += 1;
+            let first = firsts.entry(&e.session_id).or_insert(e.timestamp);
+            *first = (*first).min(e.timestamp);
+        }
+        let rows = store
+            .event_counts(CountQuery {
+                interval,
+                from: interval.floor(-FAR),
+                to: interval.floor(FAR),
+                app: None,
+                category: None,
+                name: None,
+                group_by: GroupBy {
+                    app: true,
+                    category: true,
+                    name: true,
+                },
+            })
+            .await
+            .expect("counts");
+        let counted: BTreeMap<(i64, String, String, String), u64> = rows
+            .into_iter()
+            .map(|row| {
+                let key = (
+                    row.bucket,
+                    row.app.expect("grouped by app"),
+                    row.category.expect("grouped by category"),
+                    row.name.expect("grouped by name"),
+                );
+                (key, row.count)
+            })
+            .collect();
+        assert_eq!(counted, expected, "event counts by {interval:?}");
+
+        let mut starts: BTreeMap<i64, u64> = BTreeMap::new();
+        for first in firsts.values() {
+            *starts.entry(interval.floor(*first)).or_default() += 1;
+        }
+        let kept: BTreeMap<i64, u64> = store
+            .session_starts(interval, interval.floor(-FAR), interval.floor(FAR))
+            .await
+            .expect("session starts")
+            .into_iter()
+            .collect();
+        assert_eq!(kept, starts, "session starts by {interval:?}");
+    }
+}
+
+pub(crate) async fn counts_equal_a_scan_through_redelivery_and_late_events(harness: &dyn Harness) {
+    let store = harness.store();
+    let minute = 60_000_000;
+    let first = [
+        typed("shop", "s1", "page", "view", 10 * minute),
+        typed("shop", "s1", "page", "view", 10 * minute + 5),
+        typed("blog", "s1", "form", "submit", 70 * minute),
+        typed("shop", "s2", "page", "view", 25 * 60 * minute),
+    ];
+    store.write_batch(events_of(&first)).await.expect("write");
+    // The same batch again (a redelivery), and one with a copy of an event inside it.
+    store.write_batch(events_of(&first)).await.expect("again");
+    let late = typed("shop", "s2", "page", "view", 2 * minute);
+    store
+        .write_batch(events_of(&[late.clone(), late.clone(), first[0].clone()]))
+        .await
+        .expect("late");
+    assert_counts_match_a_scan(&*store).await;
+
+    let hour = store
+        .event_counts(CountQuery {
+            interval: Interval::Hour,
+            from: 0,
+            to: 48 * 60 * minute,
+            app: Some("shop".into()),
+            category: None,
+            name: None,
+            group_by: GroupBy::default(),
+        })
+        .await
+        .expect("counts");
+    let by_bucket: Vec<(i64, u64)> = hour.iter().map(|r| (r.bucket, r.count)).collect();
+    assert_eq!(
+        by_bucket,
+        vec![(0, 3), (25 * 60 * minute, 1)],
+        "filtered by app, not grouped: {hour:?}"
+    );
+    assert!(hour.iter().all(|r| r.app.is_none() && r.name.is_none()));
+    // s2's first event moved from hour 25 to hour 0 when the late event came.
+    let starts = store
+        .session_starts(Interval::Hour, 0, 48 * 60 * minute)
+        .await
+        .expect("starts");
+    assert_eq!(starts, vec![(0, 2)]);
+}
+
+pub(crate) async fn concurrent_workers_count_each_event_once(harness: &dyn Harness) {
+    let store = harness.store();
+    let records: Vec<EventRecord> = (0..300)
+        .map(|n| {
+            typed(
+                if n % 3 == 0 { "blog" } else { "shop" },
+                &format!("s{}", n % 11),
+                "page",
+                if n % 5 == 0 { "click" } else { "view" },
+                // Spread over three hours, every session starting at a different moment.
+                (300 - n) * 37_000_000,
+            )
+        })
+        .collect();
+    let writers: Vec<_> = (0..4)
+        .map(|worker| {
+            let store = Arc::clone(&store);
+            let mine: Vec<EventRecord> = records
+                .iter()
+                .skip(worker * 60)
+                .take(130)
+                .cloned()
+                .collect();
+            tokio::spawn(async move {
+                store.write_batch(events_of(&mine)).await?;
+                // Each worker redelivers its batch once.
+                store.write_batch(events_of(&mine)).await
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("join").expect("write");
+    }
+    assert_eq!(stored_events(&*store).await.len(), 300);
+    assert_counts_match_a_scan(&*store).await;
+}
+
+pub(crate) async fn retention_and_erasure_take_their_events_out_of_the_counts(
+    harness: &dyn Harness,
+) {
+    let store = harness.store();
+    let hour = 3_600_000_000;
+    store
+        .write_batch(events_of(&[
+            typed("shop", "old", "page", "view", hour),
+            typed("shop", "spans", "page", "view", hour + 5),
+            typed("shop", "spans", "form", "submit", 3 * hour),
+            typed("shop", "gone", "form", "submit", 4 * hour),
+            typed("blog", "kept", "page", "view", 5 * hour),
+        ]))
+        .await
+        .expect("write");
+    assert_eq!(sweep(&*store, &before(2 * hour), 100).await, vec![2, 0]);
+    assert_counts_match_a_scan(&*store).await;
+
+    let job = store
+        .create_erasure(
+            ErasureRequest {
+                session_ids: vec!["gone".into()],
+                app: None,
+                suppress: false,
+                requested_by: "key_test".into(),
+            },
+            10 * hour,
+        )
+        .await
+        .expect("erasure");
+    run(&*store, &job.id, 1, DONE_AT).await;
+    assert_counts_match_a_scan(&*store).await;
+
+    let submitted = list(
+        &*store,
+        SessionListQuery {
+            has_event: Some(("form".into(), "submit".into())),
+            ..page(10)
+        },
+    )
+    .await;
+    assert_eq!(
+        ids(&submitted),
+        vec!["spans"],
+        "the erased session's type went with it"
+    );
+    let viewed = list(
+        &*store,
+        SessionListQuery {
+            has_event: Some(("page".into(), "view".into())),
+            ..page(10)
+        },
+    )
+    .await;
+    assert_eq!(
+        ids(&viewed),
+        vec!["kept"],
+        "spans lost its only view to retention"
+    );
+}
+
+fn page(limit: usize) -> SessionListQuery {
+    SessionListQuery {
+        order: Order::Desc,
+        limit,
+        ..SessionListQuery::default()
+    }
+}
+
+async fn list(store: &dyn Store, query: SessionListQuery) -> Vec<crate::store::SessionSummary> {
+    store.list_sessions(query).await.expect("list sessions")
+}
+
+fn ids(sessions: &[crate::store::SessionSummary]) -> Vec<&str> {
+    sessions.iter().map(|s| s.session_id.as_str()).collect()
+}
+
+pub(crate) async fn sessions_are_listed_filtered_and_paged(harness: &dyn Harness) {
+    let store = harness.store();
+    store
+        .write_batch(events_of(&[
+            typed("shop", "a", "page", "view", 100),
+            typed("shop", "a", "form", "submit", 150),
+            typed("blog", "b", "page", "view", 200),
+            typed("shop", "b", "page", "view", 210),
+            typed("shop", "b", "page", "view", 220),
+            typed("shop", "c", "page", "view", 300),
+            typed("blog", "d", "form", "submit", 400),
+            // Same last activity as d: the id breaks the tie.
+            typed("blog", "e", "page", "view", 400),
+        ]))
+        .await
+        .expect("write");
+
+    let all = list(&*store, page(100)).await;
+    assert_eq!(ids(&all), vec!["e", "d", "c", "b", "a"]);
+    let b = &all[3];
+    assert_eq!(
+        (
+            b.first_timestamp,
+            b.last_timestamp,
+            b.event_count,
+            b.apps.clone()
+        ),
+        (200, 220, 3, vec!["blog".to_owned(), "shop".to_owned()])
+    );
+    let oldest_first = list(
+        &*store,
+        SessionListQuery {
+            order: Order::Asc,
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(ids(&oldest_first), vec!["a", "b", "c", "d", "e"]);
+
+    // Activity overlapping [210, 301): b (200..220) and c (300), not a (ends 150).
+    let overlapping = list(
+        &*store,
+        SessionListQuery {
+            from: Some(210),
+            to: Some(301),
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(ids(&overlapping), vec!["c", "b"]);
+    let of_blog = list(
+        &*store,
+        SessionListQuery {
+            app: Some("blog".into()),
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(ids(&of_blog), vec!["e", "d", "b"]);
+    let big = list(
+        &*store,
+        SessionListQuery {
+            min_events: Some(2),
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(ids(&big), vec!["b", "a"]);
+    let submitted = list(
+        &*store,
+        SessionListQuery {
+            has_event: Some(("form".into(), "submit".into())),
+            app: Some("shop".into()),
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(ids(&submitted), vec!["a"]);
+
+    // Pages of two, each starting after the last of the one before, in both orders.
+    for order in [Order::Desc, Order::Asc] {
+        let mut seen = Vec::new();
+        let mut after: Option<SessionPosition> = None;
+        for _ in 0..10 {
+            let mut got = list(
+                &*store,
+                SessionListQuery {
+                    order,
+                    after: after.clone(),
+                    ..page(2)
+                },
+            )
+            .await;
+            let more = got.len() > 2;
+            got.truncate(2);
+            seen.extend(got.iter().map(|s| s.session_id.clone()));
+            if !more {
+                break;
+            }
+            let last = got.last().expect("a full page");
+            after = Some(SessionPosition {
+                last_ts: last.last_timestamp,
+                session_id: last.session_id.clone(),
+            });
+        }
+        let whole: Vec<String> = list(&*store, SessionListQuery { order, ..page(100) })
+            .await
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect();
+        assert_eq!(seen, whole, "{order:?}");
+    }
+}
+
+/// The session list walks `sessions_by_activity` in the asked order (no sort of all the
+/// sessions) and the counts read a range of `event_counts`' primary key, whatever the
+/// filters: the plans of the statements the store builds, with values bound.
+#[test]
+fn sqlite_session_list_and_counts_use_indexes() {
+    use crate::store::sqlite::events::SqliteStatement;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(crate::store::SqliteStore::open(dir.path()).expect("open"));
+    let connection = rusqlite::Connection::open(dir.path().join("eye.db")).expect("open");
+    let plan = |statement: SqliteStatement| -> Vec<String> {
+        connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.text))
+            .expect("prepare")
+            .query_map(rusqlite::params_from_iter(statement.values), |row| {
+                row.get::<_, String>(3)
+            })
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let filters = [
+        SessionListQuery::default(),
+        SessionListQuery {
+            from: Some(1),
+            to: Some(2),
+            ..SessionListQuery::default()
+        },
+        SessionListQuery {
+            app: Some("a".into()),
+            min_events: Some(3),
+            has_event: Some(("c".into(), "n".into())),
+            ..SessionListQuery::default()
+        },
+    ];
+    for query in filters {
+        for order in [Order::Asc, Order::Desc] {
+            for after in [
+                None,
+                Some(SessionPosition {
+                    last_ts: 5,
+                    session_id: "s".into(),
+                }),
+            ] {
+                let query = SessionListQuery {
+                    order,
+                    after,
+                    limit: 100,
+                    ..query.clone()
+                };
+                let mut statement = SqliteStatement::new("");
+                crate::store::session_list::statement(&mut statement, &query);
+                let steps = plan(statement);
+                assert!(
+                    steps.iter().any(|s| s.contains("sessions_by_activity")
+                        || s.contains("COVERING INDEX sessions_by_activity")),
+                    "{query:?}: {steps:?}"
+                );
+                assert!(
+                    !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+                    "{query:?} sorts: {steps:?}"
+                );
+                assert!(
+                    !steps.iter().any(|s| s.starts_with("SCAN session_apps")
+                        || s.starts_with("SCAN session_types")),
+                    "{query:?}: {steps:?}"
+                );
+            }
+        }
+    }
+    for app in [None, Some("a".to_owned())] {
+        let mut statement = SqliteStatement::new("");
+        crate::store::rollup::count_statement(
+            &mut statement,
+            &CountQuery {
+                interval: Interval::Hour,
+                from: 0,
+                to: 3_600_000_000,
+                app,
+                category: None,
+                name: None,
+                group_by: GroupBy {
+                    app: false,
+                    category: true,
+                    name: true,
+                },
+            },
+        );
+        let steps = plan(statement);
+        assert!(
+            steps.iter().any(|s| s.starts_with(
+                "SEARCH event_counts USING PRIMARY KEY (span=? AND bucket>? AND bucket<?)"
+            )),
+            "{steps:?}"
+        );
+    }
+}

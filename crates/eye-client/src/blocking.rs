@@ -1,8 +1,9 @@
 //! A blocking wrapper for programs without an async runtime: it owns a small one.
 
-use eye_types::{ErrorPage, Event, EventPage, SessionPage};
+use eye_types::{ErrorPage, Event, EventPage, EventStats, SessionInfo, SessionList, SessionPage};
 use serde_json::Value;
 
+use crate::aggregates::{SessionListQuery, StatsQuery};
 use crate::builder::ClientBuilder;
 use crate::client::Client;
 use crate::error::{ClientError, TrackError};
@@ -70,5 +71,17 @@ impl BlockingClient {
 
     pub fn errors(&self, filter: &ErrorFilter) -> Result<ErrorPage, ClientError> {
         self.runtime.block_on(self.client.errors(filter))
+    }
+
+    pub fn event_stats(&self, query: &StatsQuery) -> Result<EventStats, ClientError> {
+        self.runtime.block_on(self.client.event_stats(query))
+    }
+
+    pub fn sessions(&self, query: &SessionListQuery) -> Result<SessionList, ClientError> {
+        self.runtime.block_on(self.client.sessions(query))
+    }
+
+    pub fn all_sessions(&self, query: &SessionListQuery) -> Result<Vec<SessionInfo>, ClientError> {
+        self.runtime.block_on(self.client.all_sessions(query))
     }
 }

@@ -300,6 +300,11 @@ impl Client {
     pub async fn usage(&self) -> Result<Usage, ClientError> {
         self.shared.transport.get("/v1/usage", &[]).await
     }
+
+    /// For the queries written in other modules (`aggregates`).
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.shared.transport
+    }
 }
 
 /// Now, as RFC 3339 in UTC.

@@ -21,26 +21,32 @@
 //! ```
 //!
 //! Non-async programs use [`BlockingClient`]. The query API ([`Client::events`],
-//! [`Client::session`], [`Client::errors`]) is here too.
+//! [`Client::session`], [`Client::errors`], [`Client::event_stats`], [`Client::sessions`])
+//! is here too.
 
+mod aggregates;
 mod blocking;
 mod buffer;
 mod builder;
 mod client;
 mod error;
+mod export;
 mod live;
 mod query;
 mod stats;
 mod transport;
 mod worker;
 
+pub use aggregates::{SessionListQuery, StatsQuery};
 pub use blocking::BlockingClient;
 pub use builder::{ClientBuilder, OverflowPolicy, RetryNotice, check_url};
 pub use client::Client;
 pub use error::{ClientError, NetworkError, NetworkErrorKind, TrackError};
+pub use export::{ExportFormat, ExportStream};
 pub use eye_types::{
-    ErasureInfo, ErasureList, ErasureRequest, Event, EventError, IngestResponse, ReplayRequest,
-    ReplayResponse, Retention, Usage,
+    ErasureInfo, ErasureList, ErasureRequest, Event, EventError, EventStats, IngestResponse,
+    ReplayRequest, ReplayResponse, Retention, SessionInfo, SessionList, StatsKey, StatsPoint,
+    StatsSeries, Usage,
 };
 pub use live::{LiveFilter, LiveStream};
 pub use query::{ErrorFilter, EventFilter};

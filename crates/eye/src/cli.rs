@@ -42,12 +42,21 @@ pub enum Command {
     Send(SendArgs),
     /// Query events by session, type, application and time: a table on a terminal, JSON lines when piped.
     Events(EventsArgs),
-    /// One session: its summary and its events in time order.
+    /// List sessions by last activity (newest first), filtered by time, application, event
+    /// count or an event type they hold; or, given a session id, that session: its summary
+    /// and its events in time order.
     Sessions(SessionArgs),
+    /// Count events (or sessions) per minute, hour or day, in one series per application,
+    /// category or name: a table on a terminal, one JSON object when piped.
+    Stats(crate::stats::StatsArgs),
     /// Query the error store (rejected events and refused requests), newest first; `eye
     /// errors replay` stores those that pass the schemas in force now.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Errors(ErrorsArgs),
+    /// Write every matching event (or error record, with `--errors`) to one file: NDJSON,
+    /// CSV or Parquet, streamed from the server whatever its size, with a progress line on
+    /// standard error when it is a terminal.
+    Export(crate::export::ExportArgs),
     /// Follow new events as they are stored (Ctrl-C to stop), through the server's live
     /// stream, the one the console's Live page uses.
     Tail(TailArgs),
@@ -173,11 +182,15 @@ pub struct SessionArgs {
     #[command(flatten)]
     pub remote: Remote,
     /// The session's id, as sent by the application (`.` and `..` cannot travel in a URL
-    /// path: use `eye events --session-id ..` for those).
-    pub session_id: String,
-    /// How many events to show, 1 or more.
-    #[arg(long, default_value_t = 1000, value_parser = at_least_one())]
-    pub limit: usize,
+    /// path: use `eye events --session-id ..` for those); without it, sessions are listed.
+    pub session_id: Option<String>,
+    #[command(flatten)]
+    pub filters: crate::session_list::SessionFilters,
+    /// How many to show, 1 or more: the session's events [default: 1000], or without an id
+    /// the sessions listed [default: 100] (pages are followed as needed; when more match,
+    /// standard error says how to see them).
+    #[arg(long, value_parser = at_least_one())]
+    pub limit: Option<usize>,
     #[command(flatten)]
     pub format: FormatArg,
 }

@@ -4,6 +4,7 @@ mod admin_store;
 mod backup;
 mod cli;
 mod erase;
+mod export;
 mod healthcheck;
 mod keys;
 mod logging;
@@ -12,6 +13,8 @@ mod output;
 mod remote;
 mod send;
 mod serve;
+mod session_list;
+mod stats;
 mod time_bound;
 
 use std::process::ExitCode;
@@ -54,8 +57,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Send(args) => send::send(args).await,
             Command::Events(args) => remote::events(args).await,
             Command::Sessions(args) => remote::sessions(args).await,
+            Command::Stats(args) => stats::stats(args).await,
             Command::Errors(args) => remote::errors(args).await,
             Command::Tail(args) => remote::tail(args).await,
+            Command::Export(args) => export::export(args).await,
             Command::Erase(args) => erase::erase(args).await,
             Command::Erasures(args) => erase::erasures(args).await,
             Command::Usage(args) => erase::usage(args).await,

@@ -81,17 +81,17 @@ fn event_filter(filters: &EventFilters) -> EventFilter {
 }
 
 /// How a listing is printed: its format, and for a table its columns and cells.
-struct Listing<T> {
-    what: &'static str,
-    format: Format,
-    columns: &'static output::Columns,
-    cells: fn(&T) -> Vec<String>,
+pub struct Listing<T> {
+    pub what: &'static str,
+    pub format: Format,
+    pub columns: &'static output::Columns,
+    pub cells: fn(&T) -> Vec<String>,
 }
 
 impl<T: serde::Serialize> Listing<T> {
     /// Follows pages from `cursor` until `limit` items, printing JSON lines as they come or
     /// one table at the end; when more match, standard error says how to see them.
-    async fn print(
+    pub async fn print(
         &self,
         limit: usize,
         mut cursor: Option<String>,
@@ -158,21 +158,26 @@ fn print_table(format: Format, columns: &output::Columns, rows: &[Vec<String>]) 
 }
 
 /// A session's events: the same lines as `eye events`; its summary goes first in a table
-/// and to standard error with JSON lines, which hold events only.
+/// and to standard error with JSON lines, which hold events only. Without a session id, the
+/// listing of sessions (`session_list`).
 pub async fn sessions(args: SessionArgs) -> anyhow::Result<()> {
+    let Some(session_id) = args.session_id.as_deref() else {
+        return crate::session_list::list(args).await;
+    };
     let client = query_client(&args.remote)?;
+    let limit = args.limit.unwrap_or(1000);
     let mut page = client
-        .session(&args.session_id, Some(args.limit.clamp(1, 1000)), None)
+        .session(session_id, Some(limit.clamp(1, 1000)), None)
         .await
         .map_err(explain)?;
-    while page.events.len() < args.limit {
+    while page.events.len() < limit {
         let Some(cursor) = page.next_cursor.take() else {
             break;
         };
         let next = client
             .session(
-                &args.session_id,
-                Some((args.limit - page.events.len()).min(1000)),
+                session_id,
+                Some((limit - page.events.len()).min(1000)),
                 Some(&cursor),
             )
             .await

@@ -114,7 +114,7 @@ pub async fn summary(
     }))
 }
 
-fn error_record(entry: ErrorEntry) -> ErrorRecord {
+pub(super) fn error_record(entry: ErrorEntry) -> ErrorRecord {
     ErrorRecord {
         id: entry.id.to_string(),
         code: entry.code,

@@ -8,6 +8,7 @@ mod console;
 pub mod cursor;
 mod erasures;
 mod error_store;
+mod export;
 mod health;
 mod ingest;
 mod json_body;
@@ -95,11 +96,13 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/docs", None),
     ("POST", "/v1/events", Some("ingest")),
     ("GET", "/v1/events", Some("query")),
+    ("GET", "/v1/events/export", Some("query")),
     ("GET", "/v1/sessions/{session_id}", Some("query")),
     ("GET", "/v1/sessions", Some("query")),
     ("GET", "/v1/stats/events", Some("query")),
     ("GET", "/v1/errors", Some("query")),
     ("GET", "/v1/errors/summary", Some("query")),
+    ("GET", "/v1/errors/export", Some("query")),
     ("POST", "/v1/errors/replay", Some("admin")),
     ("GET", "/v1/schemas", Some("admin")),
     ("GET", "/v1/schemas/{category}/{name}", Some("admin")),
@@ -123,6 +126,8 @@ pub const QUERY_PARAMETERS: &[(&str, &[&str])] = &[
     ("/v1/stats/events", stats::STATS_PARAMS),
     ("/v1/errors", error_store::ERROR_PARAMS),
     ("/v1/errors/summary", error_store::SUMMARY_PARAMS),
+    ("/v1/events/export", export::EVENT_EXPORT_PARAMS),
+    ("/v1/errors/export", export::ERROR_EXPORT_PARAMS),
     ("/v1/events/live", live::LIVE_PARAMS),
     ("/v1/schemas/{category}/{name}", schemas::SCHEMA_PARAMS),
     ("/v1/erasures", erasures::ERASURE_LIST_PARAMS),
@@ -147,6 +152,8 @@ pub fn router(state: AppState) -> Router {
             .route("/", get(console::index))
             .route("/ui/{file}", get(console::file))
             .route("/v1/events/live", get(live::live))
+            .route("/v1/events/export", get(export::events))
+            .route("/v1/errors/export", get(export::errors))
             .route("/v1/schemas/validate", post(schemas::validate))
             .route("/v1/sessions/{session_id}", get(query::session))
             .route("/v1/sessions", get(session_list::list_sessions))

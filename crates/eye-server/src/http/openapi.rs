@@ -11,7 +11,8 @@ use utoipa::openapi::{
 use utoipa::{IntoResponses, Modify, OpenApi};
 
 use super::{
-    erasures, error_store, health, ingest, keys, live, query, schemas, session_list, stats, usage,
+    erasures, error_store, export, health, ingest, keys, live, query, schemas, session_list, stats,
+    usage,
 };
 use crate::config::Config;
 
@@ -30,6 +31,8 @@ use crate::config::Config;
         live::live,
         error_store::list_errors,
         error_store::summary,
+        export::events,
+        export::errors,
         error_store::replay,
         schemas::list,
         schemas::get,
@@ -66,6 +69,7 @@ use crate::config::Config;
         super::stats::StatsMetric,
         super::params::PageLimit,
         super::params::SortOrder,
+        super::export::ExportFormat,
     )),
     modifiers(&BearerKeys, &OptionalReplayBody),
     tags(

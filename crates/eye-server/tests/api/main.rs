@@ -9,6 +9,7 @@ mod concurrency;
 mod contract;
 mod docs;
 mod erasures;
+mod export;
 mod helpers;
 mod hostile;
 mod ingest;

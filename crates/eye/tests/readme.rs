@@ -267,3 +267,120 @@ fn the_data_keeping_examples_run_as_written() {
         restored.display()
     );
 }
+
+#[test]
+fn the_query_api_examples_run_as_written() {
+    let script = blocks_under("## Query API (query scope)", "sh")
+        .into_iter()
+        .next()
+        .expect("the block of examples");
+    let work = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let event = |session: &str, category: &str, name: &str, data: &str, at: &str| {
+        format!(
+            "{{\"session_id\": \"{session}\", \"category\": \"{category}\", \"name\": \"{name}\", \
+             \"data\": {data}, \"timestamp\": \"{at}\"}}"
+        )
+    };
+    let page = r#"{"host": "h", "path": "/"}"#;
+    let events = [
+        event(
+            "a",
+            "page interaction",
+            "pageview",
+            page,
+            "2021-01-01T09:15:27Z",
+        ),
+        event(
+            "a",
+            "page interaction",
+            "pageview",
+            page,
+            "2021-01-01T10:15:27Z",
+        ),
+        event(
+            "b",
+            "page interaction",
+            "pageview",
+            page,
+            "2021-01-03T10:00:00Z",
+        ),
+        event(
+            "b",
+            "form interaction",
+            "submit",
+            r#"{"host": "h", "path": "/", "form": {"plan": "pro"}}"#,
+            "2021-01-03T10:01:00Z",
+        ),
+    ]
+    .join(", ");
+    let mut lines = vec![
+        "set -euo pipefail".to_owned(),
+        "curl() { command curl --max-time 10 -f \"$@\"; printf '\\n== curl done\\n'; }".to_owned(),
+        "QUERY=$(\"$EYE\" keys create --data-dir eye-data --app analytics --scope query 2>/dev/null)"
+            .to_owned(),
+        "INGEST=$(\"$EYE\" keys create --data-dir eye-data --app shop --scope ingest 2>/dev/null)"
+            .to_owned(),
+        format!(
+            "\"$EYE\" serve --data-dir eye-data --schemas schemas --listen {address} >/dev/null 2>server.log &"
+        ),
+        "SERVER=$!; trap 'kill $SERVER' EXIT".to_owned(),
+        wait_until(
+            &format!("command curl -sf http://{address}/readyz >/dev/null"),
+            "the server is not ready",
+        ),
+        format!(
+            "command curl -sf -H \"Authorization: Bearer $INGEST\" -H 'Content-Type: application/json' \
+             -d '[{events}]' http://{address}/v1/events | grep -q '\"rejected\":0'"
+        ),
+        wait_until(
+            &format!("command curl -s http://{address}/readyz | grep -q '\"queue_depth\":0'"),
+            "the queue is not drained",
+        ),
+    ];
+    for line in script.lines() {
+        lines.push(line.replace("localhost:8000", &address));
+    }
+    std::os::unix::fs::symlink(repository().join("schemas"), work.path().join("schemas"))
+        .expect("link the shipped schemas");
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(lines.join("\n"))
+        .current_dir(work.path())
+        .env("EYE", EYE)
+        .env_remove("EYE_DATA_DIR")
+        .env_remove("EYE_CONFIG")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let log = std::fs::read_to_string(work.path().join("server.log")).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "the examples failed:\n{stdout}\n{}\nserver log:\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let [by_hour, sessions_by_day, submitted] = &curl_outputs(&stdout)[..] else {
+        panic!("three answers expected:\n{stdout}");
+    };
+    assert_eq!(by_hour["total"], 2, "{by_hour}");
+    assert_eq!(
+        by_hour["series"][0]["key"],
+        serde_json::json!({"category": "page interaction", "name": "pageview"})
+    );
+    assert_eq!(
+        by_hour["series"][0]["points"].as_array().map(Vec::len),
+        Some(24)
+    );
+    assert_eq!(by_hour["series"][0]["points"][9]["count"], 1, "{by_hour}");
+    assert_eq!(sessions_by_day["total"], 2, "{sessions_by_day}");
+    assert_eq!(sessions_by_day["series"][0]["points"][2]["count"], 1);
+    assert_eq!(
+        submitted["sessions"].as_array().map(|s| s
+            .iter()
+            .map(|s| s["session_id"].clone())
+            .collect::<Vec<_>>()),
+        Some(vec![serde_json::json!("b")]),
+        "{submitted}"
+    );
+}

@@ -100,6 +100,9 @@ impl Application {
             suppressions: Default::default(),
             erasure_wakeup: Default::default(),
             usage_read_at: Default::default(),
+            export_slots: Arc::new(tokio::sync::Semaphore::new(
+                crate::http::export::MAX_CONCURRENT_EXPORTS,
+            )),
         };
         Ok(Application {
             listener,

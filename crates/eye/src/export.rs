@@ -22,8 +22,9 @@ pub struct ExportArgs {
     /// JSON string) or `parquet` (typed columns, for pandas, Polars, DuckDB, Spark).
     #[arg(long, value_enum, default_value = "ndjson")]
     pub format: FileFormat,
-    /// The file to write; standard output when absent or `-`. A file is written beside its
-    /// name and renamed once complete, so an interrupted export leaves no partial file.
+    /// The file to write; standard output when absent or `-`. It is written as `FILE.partial`
+    /// and renamed once complete, so FILE only ever holds a whole export (a failed export
+    /// removes the `.partial`; one killed or interrupted may leave it behind).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Export the error store (rejected events and refused requests) instead of events,

@@ -94,8 +94,11 @@ pub fn decode_session(text: &str) -> Option<SessionPosition> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&id[i..i + 2], 16).ok())
         .collect::<Option<Vec<u8>>>()?;
+    let last_ts = u64::from_str_radix(at, 16).ok()?.cast_signed();
+    // Only instants a session can have: the stores read others differently.
+    crate::model::timestamp::from_micros(last_ts)?;
     Some(SessionPosition {
-        last_ts: u64::from_str_radix(at, 16).ok()?.cast_signed(),
+        last_ts,
         session_id: String::from_utf8(bytes).ok()?,
     })
 }
@@ -156,7 +159,7 @@ mod tests {
         for (last_ts, session_id) in [
             (0, "a"),
             (-5, "sess/ü 1"),
-            (i64::MAX, "x".repeat(200).as_str()),
+            (253_402_300_799_999_999, "x".repeat(200).as_str()),
         ] {
             let position = SessionPosition {
                 last_ts,
@@ -172,6 +175,7 @@ mod tests {
             &"0".repeat(16),
             &"0".repeat(17),
             &format!("{}ff", "0".repeat(16)),
+            &format!("7fffffffffffffff{}", "73"),
             &"A".repeat(20),
         ] {
             assert_eq!(decode_session(garbage), None, "{garbage}");

@@ -8,7 +8,7 @@ mod console;
 pub mod cursor;
 mod erasures;
 mod error_store;
-mod export;
+pub(crate) mod export;
 mod health;
 mod ingest;
 mod json_body;
@@ -64,6 +64,8 @@ pub struct AppState {
     pub erasure_wakeup: Arc<tokio::sync::Notify>,
     /// When the store's usage (exact counts: a scan) was last read for the gauges.
     pub usage_read_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// The exports this node may stream at once (`export::MAX_CONCURRENT_EXPORTS`).
+    pub export_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -12,7 +12,7 @@ use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{Authorized, QueryScope};
 use super::params::Params;
-use crate::model::timestamp::{Micros, format_whole_seconds};
+use crate::model::timestamp::{Micros, format_whole_seconds, from_micros};
 use crate::store::{CountQuery, GroupBy, Interval};
 
 pub(crate) const STATS_PARAMS: &[&str] = &[
@@ -207,7 +207,14 @@ fn range(params: &Params, interval: Interval) -> Result<(Micros, Micros), ApiErr
             "must be later than from (the range is from inclusive to exclusive)",
         ));
     }
-    Ok((interval.floor(from), interval.ceil(to)))
+    let (from, to) = (interval.floor(from), interval.ceil(to));
+    if from_micros(to).is_none_or(|end| end.year() > 9999) {
+        return Err(ApiError::invalid_parameter(
+            "to",
+            "rounded up to the interval, it passes the end of year 9999: give an earlier to",
+        ));
+    }
+    Ok((from, to))
 }
 
 fn group_by(params: &Params) -> Result<GroupBy, ApiError> {

@@ -414,6 +414,8 @@ async fn bad_parameters_are_refused_naming_them() {
         ("/v1/errors/export?order=asc", "order"),
         ("/v1/errors/export?session_id=s1", "session_id"),
         ("/v1/errors/export?to=2021-13-01", "to"),
+        ("/v1/events/export?from=2021-01-02&to=2021-01-01", "to"),
+        ("/v1/errors/export?from=2021-01-02&to=2021-01-02", "to"),
     ] {
         let response = app
             .request(Method::GET, path, Some(&app.query_key))
@@ -573,6 +575,28 @@ async fn a_long_export_outlives_the_answer_deadline_and_a_client_gone_stops_it()
         stalled < (LARGE / 2) as f64,
         "{stalled} rows encoded for a client that read 16 KiB"
     );
+
+    // Three more clients that stop reading fill the node's export slots: a fifth export is
+    // refused at once, 429 with a code and a time to retry, not queued behind them.
+    let mut stalled_clients = Vec::new();
+    for _ in 1..eye_server_export_slots() {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("small buffer");
+        let mut other = socket.connect(address).await.expect("connect");
+        other.write_all(request.as_bytes()).await.expect("request");
+        let mut head = [0u8; 12];
+        other.read_exact(&mut head).await.expect("answer");
+        assert_eq!(&head, b"HTTP/1.1 200");
+        stalled_clients.push(other);
+    }
+    let refused = app
+        .request(Method::GET, "/v1/events/export", Some(&app.query_key))
+        .send()
+        .await
+        .expect("send");
+    assert!(refused.headers().contains_key("retry-after"));
+    expect_error(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_exports").await;
+    drop(stalled_clients);
     drop(stream);
 
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -589,4 +613,17 @@ async fn a_long_export_outlives_the_answer_deadline_and_a_client_gone_stops_it()
         exported > 0.0 && exported < LARGE as f64,
         "the producer stopped early: {exported} of {LARGE} rows"
     );
+    // The slots are free again.
+    let again = export(
+        &app,
+        "/v1/events/export?format=ndjson&to=2021-01-01T00:00:10Z",
+        &app.query_key,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK);
+}
+
+/// The exports one node streams at once (the server's `MAX_CONCURRENT_EXPORTS`).
+fn eye_server_export_slots() -> usize {
+    4
 }

@@ -274,6 +274,11 @@ async fn bad_parameters_are_refused_naming_them() {
             "interval",
         ),
         (format!("/v1/stats/events?{range}&bucket=hour"), "bucket"),
+        (
+            "/v1/stats/events?from=9999-12-31T00:00:00Z&to=9999-12-31T23:59:59.5Z&interval=day"
+                .to_owned(),
+            "to",
+        ),
         ("/v1/sessions?has_event=submit".to_owned(), "has_event"),
         ("/v1/sessions?has_event=%2Fsubmit".to_owned(), "has_event"),
         ("/v1/sessions?has_event=form%2F".to_owned(), "has_event"),

@@ -9,8 +9,10 @@ mod producer;
 mod table;
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use eye_types::schema::{Identifier, QueryTimestamp};
@@ -34,6 +36,24 @@ pub(crate) const EVENT_EXPORT_PARAMS: &[&str] = &[
 ];
 pub(crate) const ERROR_EXPORT_PARAMS: &[&str] =
     &["code", "app", "category", "name", "from", "to", "format"];
+
+/// Exports one node streams at once: each holds a blocking thread, a page and an encoder's
+/// buffer for as long as its client reads, so a few slow readers must not exhaust either.
+pub const MAX_CONCURRENT_EXPORTS: usize = 4;
+
+/// `from` before `to` when both are given.
+fn checked_range(params: &Params) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    let (from, to) = (params.time("from")?, params.time("to")?);
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(ApiError::invalid_parameter(
+            "to",
+            "must be later than from (the range is from inclusive to exclusive)",
+        ));
+    }
+    Ok((from, to))
+}
 
 /// The file format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
@@ -127,6 +147,7 @@ trait Encoder<R> {
             (Vec<u8> = "application/vnd.apache.parquet"),
         )),
         (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
+        (status = 429, description = "`too_many_exports`: the node already streams its limit of exports at once (4); retry after `Retry-After` seconds", body = eye_types::ErrorBody),
         super::openapi::KeyedRouteErrors,
     )
 )]
@@ -137,13 +158,14 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref(), EVENT_EXPORT_PARAMS)?;
     let format = ExportFormat::from_params(&params)?;
+    let (from, to) = checked_range(&params)?;
     let query = EventQuery {
         session_id: params.identifier("session_id")?,
         category: params.identifier("category")?,
         name: params.identifier("name")?,
         app: params.identifier("app")?,
-        from: params.time("from")?,
-        to: params.time("to")?,
+        from,
+        to,
         order: Order::Asc,
         after: None,
         limit: producer::PAGE_ROWS,
@@ -170,6 +192,7 @@ pub async fn events(
             (Vec<u8> = "application/vnd.apache.parquet"),
         )),
         (status = 400, description = "`invalid_parameter`: the message names the parameter", body = eye_types::ErrorBody),
+        (status = 429, description = "`too_many_exports`: the node already streams its limit of exports at once (4); retry after `Retry-After` seconds", body = eye_types::ErrorBody),
         super::openapi::KeyedRouteErrors,
     )
 )]
@@ -180,13 +203,14 @@ pub async fn errors(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref(), ERROR_EXPORT_PARAMS)?;
     let format = ExportFormat::from_params(&params)?;
+    let (from, to) = checked_range(&params)?;
     let query = ErrorQuery {
         code: params.identifier("code")?,
         app: params.identifier("app")?,
         category: params.identifier("category")?,
         name: params.identifier("name")?,
-        from: params.time("from")?,
-        to: params.time("to")?,
+        from,
+        to,
         order: Order::Asc,
         after: None,
         limit: producer::PAGE_ROWS,
@@ -202,7 +226,20 @@ async fn respond<R: Row>(
     query: R::Query,
     format: ExportFormat,
 ) -> Result<Response, ApiError> {
-    let body = producer::start::<R>(state.store.clone(), query, format).await?;
+    let permit = Arc::clone(&state.export_slots)
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_exports",
+            format!(
+                "this node already streams {MAX_CONCURRENT_EXPORTS} exports (each holds a thread \
+                 and a buffer until its client has read it all); retry when one has finished"
+            ),
+        )
+        .retry_after(5)
+        })?;
+    let body = producer::start::<R>(state.store.clone(), query, format, permit).await?;
     let disposition = format!("attachment; filename=\"{}.{}\"", R::KIND, format.name());
     let headers = [
         (CONTENT_TYPE, format.content_type().to_owned()),

@@ -21,7 +21,7 @@ use super::table::{Cell, Column, ColumnType, Row};
 /// Rows per row group, at most.
 pub const ROW_GROUP_ROWS: usize = 65_536;
 /// Bytes of buffered values that close a row group early (large `data` objects).
-pub const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
+pub const ROW_GROUP_BYTES: usize = 8 * 1024 * 1024;
 
 pub struct ParquetEncoder<W: Write + Send> {
     writer: SerializedFileWriter<W>,

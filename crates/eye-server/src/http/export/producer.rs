@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use metrics::{counter, gauge};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::ExportFormat;
 use super::table::Row;
@@ -42,11 +42,14 @@ pub async fn start<R: Row>(
     store: Arc<dyn Store>,
     query: R::Query,
     format: ExportFormat,
+    permit: OwnedSemaphorePermit,
 ) -> Result<Body, StoreError> {
     let (chunks, receiver) = mpsc::channel(CHANNEL_CHUNKS);
     let (started, first_page) = oneshot::channel();
     let runtime = Handle::current();
     tokio::task::spawn_blocking(move || {
+        // Held for as long as the producer runs: one of the node's export slots.
+        let _permit = permit;
         Producer {
             runtime,
             store,

@@ -189,8 +189,10 @@ async fn drop_partition(client: &mut Object, month: (i32, u8)) -> Result<u64, Er
              DROP TABLE {name};"
         ))
         .await?;
+    let starts = repair_from(&transaction, "eye_expired g", &[]).await?;
     // Every event of the month went, so every count of its buckets goes (months start at
-    // midnight UTC, so no minute, hour or day bucket straddles two partitions).
+    // midnight UTC, so no minute, hour or day bucket straddles two partitions). After the
+    // summaries are locked, as a worker takes its locks.
     let (start, end) = (
         partitions::start_of(month),
         partitions::start_of(partitions::next_month(month)),
@@ -201,7 +203,7 @@ async fn drop_partition(client: &mut Object, month: (i32, u8)) -> Result<u64, Er
             &[&start, &end],
         )
         .await?;
-    repair_from(&transaction, "eye_expired g", &[]).await?;
+    super::rollups::apply(&transaction, &starts).await?;
     let dropped: i64 = transaction
         .query_one("SELECT coalesce(sum(n), 0)::bigint FROM eye_expired", &[])
         .await?
@@ -269,6 +271,9 @@ const TABLES: &[&str] = &[
     "event_keys",
     "sessions",
     "session_apps",
+    "session_types",
+    "event_counts",
+    "session_starts",
     "errors",
     "error_hourly",
     "apps",

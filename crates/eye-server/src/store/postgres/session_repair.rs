@@ -24,7 +24,6 @@ pub async fn repair(transaction: &Transaction<'_>, removed: &Removed) -> Result<
     if removed.sessions.is_empty() {
         return Ok(());
     }
-    rollups::apply(transaction, &removed.rollup).await?;
     let mut rows: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     for (session_id, (count, apps)) in &removed.sessions {
         // The count is the session's: carried by its first application's row.
@@ -36,21 +35,26 @@ pub async fn repair(transaction: &Transaction<'_>, removed: &Removed) -> Result<
     let sessions: Vec<&str> = rows.keys().map(|(session, _)| *session).collect();
     let apps: Vec<&str> = rows.keys().map(|(_, app)| *app).collect();
     let counts: Vec<i64> = rows.values().copied().collect();
-    repair_from(
+    let starts = repair_from(
         transaction,
         "unnest($1::text[], $2::text[], $3::bigint[]) AS g(session_id, app, n)",
         &[&sessions, &apps, &counts],
     )
-    .await
+    .await?;
+    // After the summaries are locked, as a worker takes its locks: summaries, then counts.
+    rollups::apply(transaction, &removed.rollup).await?;
+    rollups::apply(transaction, &starts).await
 }
 
 /// Corrects the summaries of the events listed in `source`, a relation aliased `g` with
-/// columns `session_id`, `app` and `n`, bound by `params`, and moves their start buckets.
+/// columns `session_id`, `app` and `n`, bound by `params`. Returns how their sessions' start
+/// buckets moved, for the caller to apply with the rest of its counts once the summaries
+/// are locked.
 pub async fn repair_from(
     transaction: &Transaction<'_>,
     source: &str,
     params: &[&(dyn ToSql + Sync)],
-) -> Result<(), Error> {
+) -> Result<RollupDelta, Error> {
     let before: Vec<(String, OffsetDateTime)> = transaction
         .query(
             &format!(
@@ -110,5 +114,5 @@ pub async fn repair_from(
             after.get(session_id).map(|first| to_micros(*first)),
         );
     }
-    rollups::apply(transaction, &starts).await
+    Ok(starts)
 }

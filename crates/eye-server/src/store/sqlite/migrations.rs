@@ -149,7 +149,8 @@ const MIGRATIONS: &[&str] = &[
     // 6: counts over time (stored events per interval, bucket and type; sessions per bucket
     // of their first event), the event types of each session, and sessions by last
     // activity: the data team's aggregate questions, answered without scanning events.
-    // Built here from what is already stored; the worker keeps them from then on.
+    // Built here from what is already stored; the worker keeps them from then on. Buckets
+    // are floored (towards the past, as `Interval::floor`, also before 1970).
     "
     CREATE TABLE event_counts (
         span INTEGER NOT NULL,
@@ -175,11 +176,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_by_activity ON sessions (last_ts, session_id);
 
     INSERT INTO event_counts (span, bucket, app, category, name, count)
-        SELECT s.span, (e.ts / (s.span * 1000000)) * (s.span * 1000000), e.app, e.category, e.name, count(*)
+        SELECT s.span, e.ts - (((e.ts % (s.span * 1000000)) + s.span * 1000000) % (s.span * 1000000)),
+            e.app, e.category, e.name, count(*)
         FROM events e, (SELECT 60 AS span UNION ALL SELECT 3600 UNION ALL SELECT 86400) s
         GROUP BY 1, 2, 3, 4, 5;
     INSERT INTO session_starts (span, bucket, count)
-        SELECT s.span, (x.first_ts / (s.span * 1000000)) * (s.span * 1000000), count(*)
+        SELECT s.span, x.first_ts - (((x.first_ts % (s.span * 1000000)) + s.span * 1000000) % (s.span * 1000000)),
+            count(*)
         FROM sessions x, (SELECT 60 AS span UNION ALL SELECT 3600 UNION ALL SELECT 86400) s
         GROUP BY 1, 2;
     INSERT INTO session_types (session_id, category, name)
@@ -195,4 +198,68 @@ pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
     }
     transaction.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Interval;
+
+    /// The counts built from rows already stored (an upgrade) put every event in the bucket
+    /// the running code puts it in, before 1970 too, so later deletes take from the right one.
+    #[test]
+    fn the_backfill_buckets_as_the_worker_does() {
+        let mut connection = Connection::open_in_memory().expect("open");
+        run(&mut connection).expect("migrate");
+        let times = [
+            -86_400_000_001_i64,
+            -1,
+            0,
+            59_999_999,
+            3_600_000_000 * 30 + 7,
+        ];
+        for (n, ts) in times.iter().enumerate() {
+            connection
+                .execute(
+                    "INSERT INTO events (id, app, session_id, category, name, ts, received_at, data)
+                     VALUES (?1, 'shop', ?2, 'c', 'n', ?3, 0, '{}')",
+                    rusqlite::params![vec![n as u8; 16], format!("s{n}"), ts],
+                )
+                .expect("event");
+            connection
+                .execute(
+                    "INSERT INTO sessions (session_id, first_ts, last_ts, event_count) VALUES (?1, ?2, ?2, 1)",
+                    rusqlite::params![format!("s{n}"), ts],
+                )
+                .expect("session");
+        }
+        let backfill = &MIGRATIONS[5][MIGRATIONS[5]
+            .find("INSERT INTO event_counts")
+            .expect("backfill")..];
+        connection.execute_batch(backfill).expect("backfill");
+        for interval in Interval::ALL {
+            for (table, column) in [("event_counts", "count"), ("session_starts", "count")] {
+                let mut kept: Vec<(i64, i64)> = connection
+                    .prepare(&format!(
+                        "SELECT bucket, {column} FROM {table} WHERE span = ?1 ORDER BY bucket"
+                    ))
+                    .expect("prepare")
+                    .query_map([interval.seconds()], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .expect("query")
+                    .collect::<Result<_, _>>()
+                    .expect("rows");
+                let mut expected: Vec<(i64, i64)> = Vec::new();
+                for ts in times {
+                    let bucket = interval.floor(ts);
+                    match expected.iter_mut().find(|(b, _)| *b == bucket) {
+                        Some(entry) => entry.1 += 1,
+                        None => expected.push((bucket, 1)),
+                    }
+                }
+                expected.sort();
+                kept.sort();
+                assert_eq!(kept, expected, "{table} by {interval:?}");
+            }
+        }
+    }
 }

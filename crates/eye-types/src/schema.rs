@@ -110,6 +110,23 @@ impl PartialSchema for Identifier {
 
 impl ToSchema for Identifier {}
 
+/// An event type in a query string: `CATEGORY/NAME`, split at the first `/`, each part an
+/// identifier.
+pub struct EventType;
+
+impl PartialSchema for EventType {
+    fn schema() -> RefOr<Schema> {
+        string(
+            r"^[^/\x00-\x1F\x7F-\x9F]{1,128}/[^\x00-\x1F\x7F-\x9F]{1,128}$",
+            "`CATEGORY/NAME`: split at the first `/` (so the category holds none), each part 1 to \
+             128 characters, none of them a control character",
+        )
+        .into()
+    }
+}
+
+impl ToSchema for EventType {}
+
 /// The client's idempotency key of an event.
 pub struct EventId;
 

@@ -57,6 +57,7 @@ use crate::config::Config;
         eye_types::schema::EventBatch,
         eye_types::schema::EventData,
         eye_types::schema::EventId,
+        eye_types::schema::EventType,
         eye_types::schema::Identifier,
         eye_types::schema::JsonSchema,
         eye_types::schema::JsonWithoutNul,

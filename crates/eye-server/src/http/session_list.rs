@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use eye_types::schema::{Identifier, QueryTimestamp};
+use eye_types::schema::{EventType, Identifier, QueryTimestamp};
 use eye_types::{SessionInfo, SessionList};
 
 use super::AppState;
@@ -26,6 +26,22 @@ pub(crate) const SESSION_LIST_PARAMS: &[&str] = &[
     "cursor",
 ];
 
+/// `min_events` as the OpenAPI document states it.
+pub struct MinEvents;
+
+impl utoipa::PartialSchema for MinEvents {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::Object::builder()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(i64::MAX))
+            .description(Some("A count of events, 0 or more"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MinEvents {}
+
 #[utoipa::path(
     get, path = "/v1/sessions", tag = "query",
     security(("bearer" = [])),
@@ -33,8 +49,8 @@ pub(crate) const SESSION_LIST_PARAMS: &[&str] = &[
         ("from" = Option<QueryTimestamp>, Query, description = "Sessions active at or after this: last event at or after it"),
         ("to" = Option<QueryTimestamp>, Query, description = "Sessions active before this: first event before it"),
         ("app" = Option<Identifier>, Query, description = "Only sessions with events of this application"),
-        ("min_events" = Option<u64>, Query, description = "Only sessions with at least this many stored events"),
-        ("has_event" = Option<String>, Query, description = "`CATEGORY/NAME` (split at the first `/`, percent-encoded): only sessions with at least one event of this type"),
+        ("min_events" = Option<MinEvents>, Query, description = "Only sessions with at least this many stored events"),
+        ("has_event" = Option<EventType>, Query, description = "`CATEGORY/NAME` (split at the first `/`, percent-encoded): only sessions with at least one event of this type"),
         ("order" = Option<SortOrder>, Query, description = "By last activity: `desc` (the default, most recent first) or `asc`"),
         ("limit" = Option<PageLimit>, Query, description = "Page size, 1 to 1,000 (default 100)"),
         ("cursor" = Option<SessionCursor>, Query, description = "`next_cursor` of the previous page"),
@@ -60,14 +76,19 @@ pub async fn list_sessions(
             "must be later than from (the range is from inclusive to exclusive)",
         ));
     }
-    let min_events = match params.integer("min_events")? {
-        Some(n) if n < 0 => {
-            return Err(ApiError::invalid_parameter(
-                "min_events",
-                format!("{n} is negative: give a count of events, 0 or more"),
-            ));
-        }
-        n => n.map(|n| n as u64),
+    let min_events = match params.text("min_events") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<u64>()
+                .ok()
+                .filter(|n| *n <= i64::MAX as u64)
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter(
+                        "min_events",
+                        format!("{text:?} is not a count of events: a whole number, 0 or more"),
+                    )
+                })?,
+        ),
     };
     let after = match params.text("cursor") {
         None | Some("") => None,

@@ -22,6 +22,35 @@ pub(crate) const STATS_PARAMS: &[&str] = &[
 /// Points (buckets × series) one answer may hold.
 pub const MAX_POINTS: usize = 10_000;
 
+/// `group_by` as the OpenAPI document states it: every order of every non-empty subset of
+/// the three fields, none twice.
+pub struct GroupByFields;
+
+impl utoipa::PartialSchema for GroupByFields {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let fields = ["app", "category", "name"];
+        let mut orders: Vec<String> = Vec::new();
+        for a in fields {
+            orders.push(a.to_owned());
+            for b in fields.iter().filter(|b| **b != a) {
+                orders.push(format!("{a},{b}"));
+                for c in fields.iter().filter(|c| **c != a && *c != b) {
+                    orders.push(format!("{a},{b},{c}"));
+                }
+            }
+        }
+        utoipa::openapi::schema::Object::builder()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(format!("^(?:{})$", orders.join("|"))))
+            .description(Some(
+                "Comma-separated, any of `app`, `category`, `name`, each at most once",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for GroupByFields {}
+
 /// `interval` as the OpenAPI document states it.
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -52,7 +81,7 @@ pub enum StatsMetric {
         ("app" = Option<Identifier>, Query, description = "Only events of this application"),
         ("category" = Option<Identifier>, Query, description = "Only events of this category"),
         ("name" = Option<Identifier>, Query, description = "Only events of this name"),
-        ("group_by" = Option<String>, Query, description = "Comma-separated, any of `app`, `category`, `name`: one series per group"),
+        ("group_by" = Option<GroupByFields>, Query, description = "Comma-separated, any of `app`, `category`, `name`, each at most once: one series per group"),
     ),
     responses(
         (status = 200, description = "One series per group (largest total first), every bucket present, zero counts included", body = eye_types::EventStats),
@@ -223,7 +252,7 @@ fn group_by(params: &Params) -> Result<GroupBy, ApiError> {
         return Ok(group_by);
     };
     for field in text.split(',') {
-        let slot = match field.trim() {
+        let slot = match field {
             "app" => &mut group_by.app,
             "category" => &mut group_by.category,
             "name" => &mut group_by.name,
@@ -240,7 +269,7 @@ fn group_by(params: &Params) -> Result<GroupBy, ApiError> {
         if std::mem::replace(slot, true) {
             return Err(ApiError::invalid_parameter(
                 "group_by",
-                format!("{:?} is given more than once", field.trim()),
+                format!("{field:?} is given more than once"),
             ));
         }
     }

@@ -256,6 +256,10 @@ async fn bad_parameters_are_refused_naming_them() {
             "group_by",
         ),
         (
+            format!("/v1/stats/events?{range}&group_by=app,%20name"),
+            "group_by",
+        ),
+        (
             format!("/v1/stats/events?{range}&group_by=name,name"),
             "group_by",
         ),

@@ -5,6 +5,7 @@ mod deployment;
 mod durable_appends;
 mod events;
 mod load;
+mod mix;
 mod processes;
 mod report;
 mod scenarios;
@@ -67,7 +68,8 @@ struct Cli {
     /// Fixed rates (events/s) of scenario 3; the first also drives scenario 4.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     rates: Vec<u64>,
-    /// Store sizes preloaded for the query scenario (e.g. 1000000,10000000); none skips it.
+    /// Store sizes preloaded for the query scenario (e.g. 1000000,10000000), the export
+    /// scenario (9) using the largest; none skips both.
     #[arg(long, value_delimiter = ',')]
     preload: Vec<u64>,
     /// Requests per query kind in scenario 6.
@@ -176,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
         "times",
     )];
     rows.extend(run(target, &backend, &settings).await?);
-    if cli.url.is_none() && !settings.preload.is_empty() && settings.runs(6) {
+    if cli.url.is_none() && !settings.preload.is_empty() && (settings.runs(6) || settings.runs(9)) {
         let eye = processes::eye_binary(cli.eye.clone())?;
         rows.extend(query_scenarios(&eye, &backend, &settings).await?);
     }
@@ -278,7 +280,7 @@ async fn run(target: Target, backend: &Backend, settings: &Settings) -> anyhow::
 }
 
 /// Scenario 6 at every preloaded size, and how each query grew from the smallest to the
-/// largest.
+/// largest; then scenario 9 on the largest.
 async fn query_scenarios(
     eye: &std::path::Path,
     backend: &Backend,
@@ -287,5 +289,15 @@ async fn query_scenarios(
     let mut counts = settings.preload.clone();
     counts.sort_unstable();
     counts.dedup();
-    scenarios::queries(eye, backend, &counts, settings.query_samples).await
+    let preloaded = scenarios::Preloaded::serve(eye, backend, &counts).await?;
+    let mut rows = Vec::new();
+    if settings.runs(6) {
+        rows.extend(scenarios::queries(&preloaded, settings.query_samples).await?);
+    }
+    if settings.runs(9) {
+        rows.extend(scenarios::export(eye, preloaded).await?);
+    } else {
+        preloaded.finish().await;
+    }
+    Ok(rows)
 }

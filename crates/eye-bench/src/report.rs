@@ -143,7 +143,7 @@ pub fn print_series(series: &Series) {
 
 pub fn print_table(rows: &[Row]) {
     println!(
-        "{:<40} {:<30} {:>14} {:<8} {:>14} {:>7}  {:<24} RANGE",
+        "{:<40} {:<40} {:>14} {:<8} {:>14} {:>7}  {:<24} RANGE",
         "SCENARIO", "METRIC", "VALUE", "UNIT", "BASELINE", "RATIO", "TARGET"
     );
     for row in rows {
@@ -164,7 +164,7 @@ pub fn print_table(rows: &[Row]) {
             }
         };
         println!(
-            "{:<40} {:<30} {:>14.2} {:<8} {:>14} {:>7}  {:<24} {}",
+            "{:<40} {:<40} {:>14.2} {:<8} {:>14} {:>7}  {:<24} {}",
             row.scenario,
             row.metric,
             row.value,

@@ -1,15 +1,19 @@
 //! The scenarios of BENCHMARKS.md, each returning its rows, and the server they drive.
 
 mod capacity;
+mod export;
 mod latency;
 mod plateau;
+mod preloaded;
 mod queries;
 mod sweep;
 mod throughput;
 
 pub use capacity::{capacity, resources};
+pub use export::export;
 pub use latency::{fixed_rates, lag};
 pub use plateau::plateau;
+pub use preloaded::Preloaded;
 pub use queries::queries;
 pub use sweep::sweep_impact;
 pub use throughput::{batches_against_raw_inserts, single_events_against_responder};

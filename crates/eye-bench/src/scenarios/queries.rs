@@ -1,73 +1,22 @@
-//! Scenario 6: queries on stores preloaded directly (no HTTP, no queue), each with a given
-//! number of events over 30 days, sessions of 5 to 50 events and 1% errors.
+//! Scenario 6: queries on the preloaded stores (`preloaded`), one request at a time from
+//! one client, each query kind's p50 and p99 at every size, and how each p99 grew from the
+//! smallest size to the largest.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
-use eye_server::model::QueueMessage;
 use eye_server::model::timestamp;
 use hdrhistogram::Histogram;
 
-use super::{Target, error_entry, record, settle, start_eye};
-use crate::deployment::{Backend, Deployment};
-use crate::events::{EventSource, Rng};
+use super::Target;
+use super::preloaded::{DAY, Preloaded};
 use crate::load::http_client;
+use crate::mix::{COMMON_TYPE, RARE_TYPE};
 use crate::report::Row;
 
-const DAY: i64 = 86_400_000_000;
-
-/// Scenario 6 at every size in `counts`, and how each query's p99 grew from the first size
-/// to the last. All stores are preloaded and served at once, and each round of samples asks
-/// every store in turn, so that the growth ratio compares the same moments of a noisy host.
-pub async fn queries(
-    eye: &Path,
-    backend: &Backend,
-    counts: &[u64],
-    samples: usize,
-) -> anyhow::Result<Vec<Row>> {
-    let end = timestamp::now_micros() - DAY;
-    let start = end - 30 * DAY;
-    let mut targets = Vec::new();
-    for &count in counts {
-        let deployment = Deployment::create(backend).await?;
-        preload(&deployment, count, start).await?;
-        targets.push((count, start_eye(eye, deployment)?));
-    }
-    for (_, target) in &targets {
-        // The preload leaves gigabytes for the kernel to write back; measured on top of
-        // that, the p99s would be the disk's, not the queries'.
-        settle(target).await;
-    }
-    let outcome = measure(&targets, samples, start).await;
-    for (_, target) in targets {
-        target.finish().await;
-    }
-    outcome
-}
-
-async fn preload(deployment: &Deployment, count: u64, start: i64) -> anyhow::Result<()> {
-    let store = deployment.open_store().await?;
-    let mut source = EventSource::new(11, "pre");
-    let mut rng = Rng::new(3);
-    let step = 30 * DAY / count.max(1) as i64;
-    let mut loaded = 0;
-    while loaded < count {
-        let size = (count - loaded).min(5000);
-        let batch: Arc<[QueueMessage]> = (0..size)
-            .map(|i| {
-                let at = start + (loaded + i) as i64 * step;
-                if rng.below(100) == 0 {
-                    QueueMessage::Error(error_entry(at))
-                } else {
-                    QueueMessage::Event(record(&mut source, at))
-                }
-            })
-            .collect();
-        store.write_batch(batch).await?;
-        loaded += size;
-    }
-    Ok(())
+/// Scenario 6 on every preloaded store. Each round of samples asks every store in turn, so
+/// that the growth ratio compares the same moments of a noisy host.
+pub async fn queries(preloaded: &Preloaded, samples: usize) -> anyhow::Result<Vec<Row>> {
+    measure(&preloaded.stores, samples, preloaded.start).await
 }
 
 /// The query kinds, each as a path on a store preloaded from `start`.
@@ -86,6 +35,16 @@ async fn cases(target: &Target, start: i64) -> anyhow::Result<Vec<(&'static str,
     let hour_start = timestamp::format_micros(start + 15 * DAY);
     let hour_end = timestamp::format_micros(start + 15 * DAY + 3_600_000_000);
     let month_start = timestamp::format_micros(start);
+    let month_end = timestamp::format_micros(start + 30 * DAY);
+    let day_start = timestamp::format_micros(start + 15 * DAY);
+    let day_end = timestamp::format_micros(start + 16 * DAY);
+    let stats = format!("/v1/stats/events?from={month_start}&to={month_end}&interval=hour");
+    let has_event = |(category, name): (&str, &str)| {
+        format!(
+            "/v1/sessions?limit=100&has_event={}",
+            encode(&format!("{category}/{name}"))
+        )
+    };
     Ok(vec![
         ("session", format!("/v1/sessions/{session}")),
         (
@@ -103,7 +62,43 @@ async fn cases(target: &Target, start: i64) -> anyhow::Result<Vec<(&'static str,
             "error summary, 30 days",
             format!("/v1/errors/summary?from={month_start}"),
         ),
+        (
+            "stats 30 d hourly, by type",
+            format!("{stats}&group_by=category,name"),
+        ),
+        ("stats 30 d hourly", stats.clone()),
+        (
+            "stats 30 d hourly, sessions",
+            format!("{stats}&metric=sessions"),
+        ),
+        ("session list", "/v1/sessions?limit=100".to_owned()),
+        ("session list, common type", has_event(COMMON_TYPE)),
+        ("session list, rare type", has_event(RARE_TYPE)),
+        (
+            "session list, 20+ events",
+            "/v1/sessions?limit=100&min_events=20".to_owned(),
+        ),
+        (
+            "session list, one day",
+            format!("/v1/sessions?limit=100&from={day_start}&to={day_end}"),
+        ),
     ])
+}
+
+/// Percent-encodes what a query value of these paths may hold (spaces and `/`).
+fn encode(text: &str) -> String {
+    text.replace(' ', "%20").replace('/', "%2F")
+}
+
+/// What an answer of the listing and counting routes held, to show that a query had
+/// something to find: the sessions on the page, or the events (or sessions) counted.
+fn answered(body: &[u8]) -> Option<(&'static str, f64)> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(sessions) = answer["sessions"].as_array() {
+        return Some(("sessions", sessions.len() as f64));
+    }
+    let total = answer.get("series").and(answer["total"].as_f64())?;
+    Some(("counted", total))
 }
 
 /// Samples every query kind on every store, the stores taking turns within each round.
@@ -118,8 +113,9 @@ async fn measure(
         paths.push(cases(target, start).await?);
     }
     let kinds = paths.first().map_or(0, Vec::len);
-    // histograms[target][kind]
+    // histograms[target][kind], and what the last answer held
     let mut histograms = vec![Vec::new(); targets.len()];
+    let mut answers = vec![vec![None; kinds]; targets.len()];
     for kind in 0..kinds {
         for per_target in &mut histograms {
             per_target.push(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?);
@@ -140,14 +136,17 @@ async fn measure(
                     "{name}: {}",
                     response.status()
                 );
-                let _ = response.bytes().await?;
+                let body = response.bytes().await?;
                 if sample >= warm_up(samples) {
                     let _ = histograms[index][kind].record(sent.elapsed().as_micros() as u64);
+                }
+                if sample + 1 == samples + warm_up(samples) {
+                    answers[index][kind] = answered(&body);
                 }
             }
         }
     }
-    Ok(report(targets, &paths, &histograms))
+    Ok(report(targets, &paths, &histograms, &answers))
 }
 
 /// The p50 and p99 rows of every store size, then the growth rows.
@@ -155,19 +154,24 @@ fn report(
     targets: &[(u64, Target)],
     paths: &[Vec<(&str, String)>],
     histograms: &[Vec<Histogram<u64>>],
+    answers: &[Vec<Option<(&str, f64)>>],
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut p99s: Vec<Vec<(&str, f64)>> = Vec::new();
     for (index, (count, _)) in targets.iter().enumerate() {
         let scenario = format!("6 queries, {count} events");
         let mut mine = Vec::new();
-        for ((name, _), latency) in paths[index].iter().zip(&histograms[index]) {
+        let kinds = paths[index].iter().zip(&histograms[index]);
+        for (((name, _), latency), answer) in kinds.zip(&answers[index]) {
             let (p50, p99) = (
                 latency.value_at_quantile(0.5) as f64 / 1000.0,
                 latency.value_at_quantile(0.99) as f64 / 1000.0,
             );
             rows.push(Row::new(&scenario, &format!("{name} p50"), p50, "ms"));
             rows.push(Row::new(&scenario, &format!("{name} p99"), p99, "ms").target("p99 < 10 ms"));
+            if let Some((what, value)) = answer {
+                rows.push(Row::new(&scenario, &format!("{name}: {what}"), *value, "-"));
+            }
             mine.push((*name, p99));
         }
         p99s.push(mine);

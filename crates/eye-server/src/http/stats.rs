@@ -180,6 +180,10 @@ pub async fn event_stats(
             ));
         }
     };
+    // Each bucket's time is formatted once, however many series share it.
+    let times: Vec<String> = (0..buckets)
+        .map(|index| format_whole_seconds(from + index as i64 * interval.micros()))
+        .collect();
     let mut series: Vec<StatsSeries> = series
         .into_iter()
         .map(|(key, counts)| StatsSeries {
@@ -187,9 +191,9 @@ pub async fn event_stats(
             total: counts.iter().sum(),
             points: counts
                 .iter()
-                .enumerate()
-                .map(|(index, count)| StatsPoint {
-                    t: format_whole_seconds(from + index as i64 * interval.micros()),
+                .zip(&times)
+                .map(|(count, t)| StatsPoint {
+                    t: t.clone(),
                     count: *count,
                 })
                 .collect(),

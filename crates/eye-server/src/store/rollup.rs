@@ -192,8 +192,16 @@ pub fn count_statement(statement: &mut impl crate::store::select::Statement, que
         })
         .collect::<Vec<_>>()
         .join(", ");
+    // Grouped by every field, each counter is its own group (the primary key): no
+    // aggregation at all, only a walk of the key's range, in its order.
+    let every_field = grouped.len() == 3;
+    let sum = if every_field {
+        "count"
+    } else {
+        "CAST(sum(count) AS BIGINT)"
+    };
     statement.push(&format!(
-        "SELECT bucket, {columns}, CAST(sum(count) AS BIGINT) FROM event_counts WHERE span = "
+        "SELECT bucket, {columns}, {sum} FROM event_counts WHERE span = "
     ));
     let span = statement.bind(Bound::Count(query.interval.seconds()));
     statement.push(&span);
@@ -210,6 +218,10 @@ pub fn count_statement(statement: &mut impl crate::store::select::Statement, que
             let placeholder = statement.bind(Bound::Text(value.clone()));
             statement.push(&format!(" AND {column} = {placeholder}"));
         }
+    }
+    if every_field {
+        statement.push(" AND count > 0");
+        return;
     }
     let mut group = vec!["bucket"];
     group.extend(grouped);

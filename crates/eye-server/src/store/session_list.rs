@@ -7,6 +7,9 @@ use crate::model::timestamp::Micros;
 use crate::store::Order;
 use crate::store::select::{Bound, Statement};
 
+/// 10000-01-01T00:00:00Z: timestamps are before it.
+const LAST_INSTANT: Micros = 253_402_300_800_000_000;
+
 /// A keyset position in the list: the last session of a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionPosition {
@@ -31,8 +34,15 @@ pub struct SessionListQuery {
 }
 
 /// `SELECT session_id, first_ts, last_ts, event_count` of the page (one row more than
-/// asked, so the caller knows whether another page follows).
-pub fn statement(statement: &mut impl Statement, query: &SessionListQuery) {
+/// asked, so the caller knows whether another page follows). `max_span` is the longest any
+/// session has lasted (`session_bounds`): a session whose first event is before `to` has its
+/// last before `to + max_span`, which bounds the walk along `sessions_by_activity` from
+/// above, where `first_ts < to` alone would be checked on every newer session.
+pub fn statement(
+    statement: &mut impl Statement,
+    query: &SessionListQuery,
+    max_span: Option<Micros>,
+) {
     statement.push(
         "SELECT s.session_id, s.first_ts, s.last_ts, s.event_count FROM sessions s WHERE 1 = 1",
     );
@@ -41,8 +51,14 @@ pub fn statement(statement: &mut impl Statement, query: &SessionListQuery) {
         statement.push(&format!(" AND s.last_ts >= {from}"));
     }
     if let Some(to) = query.to {
-        let to = statement.bind(Bound::Time(to));
-        statement.push(&format!(" AND s.first_ts < {to}"));
+        let bound = statement.bind(Bound::Time(to));
+        statement.push(&format!(" AND s.first_ts < {bound}"));
+        // Only where the bound is an instant both stores can hold (years up to 9999).
+        let last_before = max_span.and_then(|span| to.checked_add(span)?.checked_add(1));
+        if let Some(last_before) = last_before.filter(|at| *at < LAST_INSTANT) {
+            let bound = statement.bind(Bound::Time(last_before));
+            statement.push(&format!(" AND s.last_ts < {bound}"));
+        }
     }
     if let Some(min) = query.min_events {
         let min = statement.bind(Bound::Count(min.min(i64::MAX as u64) as i64));

@@ -171,6 +171,12 @@ async fn update_sessions(
         .iter()
         .map(|row| row.get(0))
         .collect();
+    // The longest span among the sessions written: new ones are exactly this batch's.
+    let mut longest = (0..sessions.len())
+        .filter(|index| inserted.contains(sessions[*index]))
+        .map(|index| to_micros(lasts[index]) - to_micros(firsts[index]))
+        .max()
+        .unwrap_or(0);
     let existing: Vec<usize> = (0..sessions.len())
         .filter(|index| !inserted.contains(sessions[*index]))
         .collect();
@@ -191,15 +197,28 @@ async fn update_sessions(
                 .iter()
                 .map(|row| (row.get(0), row.get(1))),
         );
-        transaction
-            .execute(
+        for row in transaction
+            .query(
                 "INSERT INTO sessions (session_id, first_ts, last_ts, event_count)
                  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[])
                  ON CONFLICT (session_id) DO UPDATE SET
                     first_ts = LEAST(sessions.first_ts, excluded.first_ts),
                     last_ts = GREATEST(sessions.last_ts, excluded.last_ts),
-                    event_count = sessions.event_count + excluded.event_count",
+                    event_count = sessions.event_count + excluded.event_count
+                 RETURNING (extract(epoch FROM last_ts - first_ts) * 1000000)::bigint",
                 &[&ids, &firsts, &lasts, &counts],
+            )
+            .await?
+        {
+            longest = longest.max(row.get::<_, i64>(0));
+        }
+    }
+    // Before the counters, so that workers take their locks in one order.
+    if longest > 0 {
+        transaction
+            .execute(
+                "UPDATE session_bounds SET max_span = $1 WHERE max_span < $1",
+                &[&longest],
             )
             .await?;
     }

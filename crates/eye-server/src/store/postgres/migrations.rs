@@ -184,6 +184,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (session_id, category, name)
     );
     CREATE INDEX sessions_by_activity ON sessions (last_ts, session_id);
+    -- The longest any session has lasted, in microseconds, never lowered (see SQLite's).
+    CREATE TABLE session_bounds (
+        id integer PRIMARY KEY CHECK (id = 1),
+        max_span bigint NOT NULL
+    );
+    INSERT INTO session_bounds (id, max_span)
+        SELECT 1, coalesce(max((extract(epoch FROM last_ts - first_ts) * 1000000)::bigint), 0)
+        FROM sessions;
 
     INSERT INTO event_counts (span, bucket, app, category, name, count)
         SELECT s.span, floor((extract(epoch FROM e.ts) * 1000000) / (s.span * 1000000))::bigint * (s.span * 1000000),

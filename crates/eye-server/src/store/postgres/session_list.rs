@@ -12,8 +12,12 @@ use crate::store::SessionSummary;
 use crate::store::session_list::{self, SessionListQuery};
 
 pub async fn list(client: &Object, query: &SessionListQuery) -> Result<Vec<SessionSummary>, Error> {
+    let max_span: Option<i64> = client
+        .query_opt("SELECT max_span FROM session_bounds", &[])
+        .await?
+        .map(|row| row.get(0));
     let mut sql = Sql::new("");
-    session_list::statement(&mut sql, query);
+    session_list::statement(&mut sql, query, max_span);
     let mut sessions: Vec<SessionSummary> = client
         .query(&sql.text, &sql.params())
         .await?

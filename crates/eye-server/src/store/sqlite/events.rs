@@ -84,19 +84,23 @@ fn write_sessions(connection: &Connection, fold: &mut SessionFold) -> rusqlite::
          ON CONFLICT (session_id) DO UPDATE SET
             first_ts = min(first_ts, excluded.first_ts),
             last_ts = max(last_ts, excluded.last_ts),
-            event_count = event_count + excluded.event_count",
+            event_count = event_count + excluded.event_count
+         RETURNING last_ts - first_ts",
     )?;
+    let mut longest = 0i64;
     for (session_id, change) in &fold.sessions {
         let before: Option<i64> = first.query_row([session_id], |row| row.get(0)).optional()?;
         let after = before.map_or(change.first_ts, |before| before.min(change.first_ts));
         fold.rollup.session_start_moved(before, Some(after));
-        upsert.execute(params![
-            session_id,
-            change.first_ts,
-            change.last_ts,
-            change.count
-        ])?;
+        let span: i64 = upsert.query_row(
+            params![session_id, change.first_ts, change.last_ts, change.count],
+            |row| row.get(0),
+        )?;
+        longest = longest.max(span);
     }
+    connection
+        .prepare_cached("UPDATE session_bounds SET max_span = ?1 WHERE max_span < ?1")?
+        .execute([longest])?;
     let mut link = connection
         .prepare_cached("INSERT OR IGNORE INTO session_apps (session_id, app) VALUES (?1, ?2)")?;
     for (session_id, app) in &fold.apps {

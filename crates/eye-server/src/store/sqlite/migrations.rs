@@ -174,6 +174,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (session_id, category, name)
     ) WITHOUT ROWID;
     CREATE INDEX sessions_by_activity ON sessions (last_ts, session_id);
+    -- The longest any session has lasted (last event minus first), never lowered: sessions
+    -- active before a time end no later than it plus this, which bounds a listing's walk.
+    CREATE TABLE session_bounds (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        max_span INTEGER NOT NULL
+    );
+    INSERT INTO session_bounds (id, max_span)
+        SELECT 1, coalesce(max(last_ts - first_ts), 0) FROM sessions;
 
     INSERT INTO event_counts (span, bucket, app, category, name, count)
         SELECT s.span, e.ts - (((e.ts % (s.span * 1000000)) + s.span * 1000000) % (s.span * 1000000)),

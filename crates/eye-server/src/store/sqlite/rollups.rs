@@ -1,11 +1,13 @@
 //! The counts of `store::rollup` on SQLite: applied inside the transaction that changed the
 //! events, and read back by bucket range from their primary keys.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::events::SqliteStatement;
 use crate::model::timestamp::Micros;
-use crate::store::rollup::{CountQuery, CountRow, Interval, RollupDelta};
+use crate::store::rollup::{CountQuery, CountRow, GroupBy, Interval, RollupDelta};
 
 /// Adds `delta` to the counters; a counter brought to zero goes.
 pub fn apply(connection: &Connection, delta: &RollupDelta) -> rusqlite::Result<()> {
@@ -51,7 +53,74 @@ pub fn apply(connection: &Connection, delta: &RollupDelta) -> rusqlite::Result<(
 }
 
 /// The counts of `query`, one row per bucket and group that has any.
+///
+/// SQLite groups by sorting, so a `GROUP BY` that is not a prefix of the primary key
+/// (`category, name` skips `app`) would sort every counter of the range. Grouped questions
+/// therefore read the counters grouped by the whole key, which is the primary key's order
+/// (a streaming pass, no sort), and add them up here.
 pub fn counts(connection: &Connection, query: &CountQuery) -> rusqlite::Result<Vec<CountRow>> {
+    if query.group_by == GroupBy::default() {
+        return select_counts(connection, query);
+    }
+    let every_field = CountQuery {
+        group_by: GroupBy {
+            app: true,
+            category: true,
+            name: true,
+        },
+        ..query.clone()
+    };
+    let group = query.group_by;
+    // Names are interned as the rows go by (a look-up, no allocation, per row and field), and
+    // only those of fields grouped by: a range holds tens of thousands of counters.
+    let mut names: HashMap<String, u32> = HashMap::new();
+    let mut intern = |name: &str| -> u32 {
+        if let Some(id) = names.get(name) {
+            return *id;
+        }
+        let id = names.len() as u32;
+        names.insert(name.to_owned(), id);
+        id
+    };
+    let mut sums: HashMap<(i64, u32, u32, u32), u64> = HashMap::new();
+    let mut statement = SqliteStatement::new("");
+    crate::store::rollup::count_statement(&mut statement, &every_field);
+    let mut prepared = connection.prepare_cached(&statement.text)?;
+    let mut rows = prepared.query(params_from_iter(statement.values))?;
+    while let Some(row) = rows.next()? {
+        let mut field = |index: usize, grouped: bool| -> rusqlite::Result<u32> {
+            Ok(if grouped {
+                intern(row.get_ref(index)?.as_str()?)
+            } else {
+                u32::MAX
+            })
+        };
+        let key = (
+            row.get(0)?,
+            field(1, group.app)?,
+            field(2, group.category)?,
+            field(3, group.name)?,
+        );
+        *sums.entry(key).or_default() += row.get::<_, i64>(4)?.max(0) as u64;
+    }
+    let mut by_id = vec![String::new(); names.len()];
+    for (name, id) in names {
+        by_id[id as usize] = name;
+    }
+    let name = |id: u32| by_id.get(id as usize).cloned();
+    Ok(sums
+        .into_iter()
+        .map(|((bucket, app, category, name_id), count)| CountRow {
+            bucket,
+            app: name(app),
+            category: name(category),
+            name: name(name_id),
+            count,
+        })
+        .collect())
+}
+
+fn select_counts(connection: &Connection, query: &CountQuery) -> rusqlite::Result<Vec<CountRow>> {
     let mut statement = SqliteStatement::new("");
     crate::store::rollup::count_statement(&mut statement, query);
     let mut prepared = connection.prepare_cached(&statement.text)?;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::events::SqliteStatement;
 use crate::store::SessionSummary;
@@ -13,8 +13,12 @@ pub fn list(
     connection: &Connection,
     query: &SessionListQuery,
 ) -> rusqlite::Result<Vec<SessionSummary>> {
+    let max_span: Option<i64> = connection
+        .prepare_cached("SELECT max_span FROM session_bounds")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
     let mut statement = SqliteStatement::new("");
-    session_list::statement(&mut statement, query);
+    session_list::statement(&mut statement, query, max_span);
     let mut sessions = connection
         .prepare_cached(&statement.text)?
         .query_map(params_from_iter(statement.values), |row| {

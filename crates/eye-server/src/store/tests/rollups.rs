@@ -302,6 +302,15 @@ pub(crate) async fn sessions_are_listed_filtered_and_paged(harness: &dyn Harness
     )
     .await;
     assert_eq!(ids(&overlapping), vec!["c", "b"]);
+    let started_before = list(
+        &*store,
+        SessionListQuery {
+            to: Some(201),
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(ids(&started_before), vec!["b", "a"], "b went on after 201");
     let of_blog = list(
         &*store,
         SessionListQuery {
@@ -364,6 +373,33 @@ pub(crate) async fn sessions_are_listed_filtered_and_paged(harness: &dyn Harness
             .collect();
         assert_eq!(seen, whole, "{order:?}");
     }
+    // A session far longer than the others: the bound on the walk grows with it.
+    store
+        .write_batch(events_of(&[
+            typed("shop", "long", "page", "view", 1),
+            typed("shop", "long", "page", "view", 5_000),
+        ]))
+        .await
+        .expect("write");
+    let early = list(
+        &*store,
+        SessionListQuery {
+            to: Some(2),
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(ids(&early), vec!["long"]);
+    let later = list(
+        &*store,
+        SessionListQuery {
+            from: Some(150),
+            to: Some(201),
+            ..page(100)
+        },
+    )
+    .await;
+    assert_eq!(ids(&later), vec!["long", "b", "a"]);
 }
 
 /// The session list walks `sessions_by_activity` in the asked order (no sort of all the
@@ -417,7 +453,7 @@ fn sqlite_session_list_and_counts_use_indexes() {
                     ..query.clone()
                 };
                 let mut statement = SqliteStatement::new("");
-                crate::store::session_list::statement(&mut statement, &query);
+                crate::store::session_list::statement(&mut statement, &query, Some(3_600_000_000));
                 let steps = plan(statement);
                 assert!(
                     steps.iter().any(|s| s.contains("sessions_by_activity")
@@ -436,7 +472,19 @@ fn sqlite_session_list_and_counts_use_indexes() {
             }
         }
     }
-    for app in [None, Some("a".to_owned())] {
+    // The two statements the SQLite store runs: ungrouped, and grouped by every field (the
+    // primary key's order; coarser groups are added up in Rust). Neither sorts.
+    let every_field = GroupBy {
+        app: true,
+        category: true,
+        name: true,
+    };
+    for (app, group_by) in [
+        (None, GroupBy::default()),
+        (Some("a".to_owned()), GroupBy::default()),
+        (None, every_field),
+        (Some("a".to_owned()), every_field),
+    ] {
         let mut statement = SqliteStatement::new("");
         crate::store::rollup::count_statement(
             &mut statement,
@@ -447,11 +495,7 @@ fn sqlite_session_list_and_counts_use_indexes() {
                 app,
                 category: None,
                 name: None,
-                group_by: GroupBy {
-                    app: false,
-                    category: true,
-                    name: true,
-                },
+                group_by,
             },
         );
         let steps = plan(statement);
@@ -460,6 +504,10 @@ fn sqlite_session_list_and_counts_use_indexes() {
                 "SEARCH event_counts USING PRIMARY KEY (span=? AND bucket>? AND bucket<?)"
             )),
             "{steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+            "{group_by:?} sorts: {steps:?}"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Counts kept beside the events so that questions over time never scan them: stored
-//! events per (interval, bucket, application, category, name) in `event_counts`, and
+//! events per (interval, bucket, application, category, name) in `event_counts`, the same
+//! added up across applications in `type_counts` (what most questions ask), and
 //! sessions per bucket of their first event in `session_starts`, for each interval a query
 //! can ask for (minute, hour, day; UTC).
 //!
@@ -74,6 +75,9 @@ impl Interval {
 /// One counter row of `event_counts`.
 pub type EventCountKey = (i64, Micros, String, String, String);
 
+/// One counter row of `type_counts`: (span seconds, bucket start, category, name).
+pub type TypeCountKey<'a> = (i64, Micros, &'a str, &'a str);
+
 /// What one transaction changes in the counts, by key, in key order.
 #[derive(Debug, Default)]
 pub struct RollupDelta {
@@ -129,6 +133,21 @@ impl RollupDelta {
             .map(|(key, change)| (key, *change))
     }
 
+    /// The changes of `type_counts` (the counters without the application): the event
+    /// changes added up across applications, in key order.
+    pub fn type_changes(&self) -> Vec<(TypeCountKey<'_>, i64)> {
+        let mut types: BTreeMap<TypeCountKey<'_>, i64> = BTreeMap::new();
+        for ((span, bucket, _, category, name), change) in self.event_changes() {
+            *types
+                .entry((*span, *bucket, category.as_str(), name.as_str()))
+                .or_default() += change;
+        }
+        types
+            .into_iter()
+            .filter(|(_, change)| *change != 0)
+            .collect()
+    }
+
     /// The session-start changes that change something.
     pub fn session_start_changes(&self) -> impl Iterator<Item = ((i64, Micros), i64)> {
         self.session_starts
@@ -168,10 +187,24 @@ pub struct CountRow {
     pub count: u64,
 }
 
+/// Whether a count query reads `type_counts` (the counters added up across applications):
+/// when it neither filters nor groups by application, a quarter of the rows or fewer.
+pub fn reads_type_counts(query: &CountQuery) -> bool {
+    query.app.is_none() && !query.group_by.app
+}
+
 /// The `SELECT` of a count query, for either store: `GROUP BY` the bucket and the grouped
-/// fields, filters as equalities, through [`crate::store::select::Statement`].
+/// fields, filters as equalities, through [`crate::store::select::Statement`]. Grouped by
+/// every field of its table's key, each counter is its own group: no aggregation at all,
+/// only a walk of the key's range, in its order.
 pub fn count_statement(statement: &mut impl crate::store::select::Statement, query: &CountQuery) {
     use crate::store::select::Bound;
+    let by_type = reads_type_counts(query);
+    let (table, key_fields) = if by_type {
+        ("type_counts", 2)
+    } else {
+        ("event_counts", 3)
+    };
     let grouped: Vec<&str> = [
         ("app", query.group_by.app),
         ("category", query.group_by.category),
@@ -192,16 +225,14 @@ pub fn count_statement(statement: &mut impl crate::store::select::Statement, que
         })
         .collect::<Vec<_>>()
         .join(", ");
-    // Grouped by every field, each counter is its own group (the primary key): no
-    // aggregation at all, only a walk of the key's range, in its order.
-    let every_field = grouped.len() == 3;
+    let every_field = grouped.len() == key_fields;
     let sum = if every_field {
         "count"
     } else {
         "CAST(sum(count) AS BIGINT)"
     };
     statement.push(&format!(
-        "SELECT bucket, {columns}, {sum} FROM event_counts WHERE span = "
+        "SELECT bucket, {columns}, {sum} FROM {table} WHERE span = "
     ));
     let span = statement.bind(Bound::Count(query.interval.seconds()));
     statement.push(&span);

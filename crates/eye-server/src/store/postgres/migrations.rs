@@ -171,6 +171,14 @@ const MIGRATIONS: &[&str] = &[
         count bigint NOT NULL,
         PRIMARY KEY (span, bucket, app, category, name)
     );
+    CREATE TABLE type_counts (
+        span bigint NOT NULL,
+        bucket bigint NOT NULL,
+        category text NOT NULL,
+        name text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (span, bucket, category, name)
+    );
     CREATE TABLE session_starts (
         span bigint NOT NULL,
         bucket bigint NOT NULL,
@@ -198,6 +206,8 @@ const MIGRATIONS: &[&str] = &[
             e.app, e.category, e.name, count(*)
         FROM events e, (VALUES (60::bigint), (3600), (86400)) AS s(span)
         GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO type_counts (span, bucket, category, name, count)
+        SELECT span, bucket, category, name, sum(count)::bigint FROM event_counts GROUP BY 1, 2, 3, 4;
     INSERT INTO session_starts (span, bucket, count)
         SELECT s.span, floor((extract(epoch FROM x.first_ts) * 1000000) / (s.span * 1000000))::bigint * (s.span * 1000000),
             count(*)

@@ -197,12 +197,16 @@ async fn drop_partition(client: &mut Object, month: (i32, u8)) -> Result<u64, Er
         partitions::start_of(month),
         partitions::start_of(partitions::next_month(month)),
     );
-    transaction
-        .execute(
-            "DELETE FROM event_counts WHERE span IN (60, 3600, 86400) AND bucket >= $1 AND bucket < $2",
-            &[&start, &end],
-        )
-        .await?;
+    for table in ["event_counts", "type_counts"] {
+        transaction
+            .execute(
+                &format!(
+                    "DELETE FROM {table} WHERE span IN (60, 3600, 86400) AND bucket >= $1 AND bucket < $2"
+                ),
+                &[&start, &end],
+            )
+            .await?;
+    }
     super::rollups::apply(&transaction, &starts).await?;
     let dropped: i64 = transaction
         .query_one("SELECT coalesce(sum(n), 0)::bigint FROM eye_expired", &[])
@@ -273,6 +277,7 @@ const TABLES: &[&str] = &[
     "session_apps",
     "session_types",
     "event_counts",
+    "type_counts",
     "session_starts",
     "errors",
     "error_hourly",

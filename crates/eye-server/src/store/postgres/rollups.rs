@@ -43,6 +43,37 @@ pub async fn apply(transaction: &Transaction<'_>, delta: &RollupDelta) -> Result
                 .await?;
         }
     }
+    let types = delta.type_changes();
+    if !types.is_empty() {
+        let spans: Vec<i64> = types.iter().map(|(key, _)| key.0).collect();
+        let buckets: Vec<i64> = types.iter().map(|(key, _)| key.1).collect();
+        let categories: Vec<&str> = types.iter().map(|(key, _)| key.2).collect();
+        let names: Vec<&str> = types.iter().map(|(key, _)| key.3).collect();
+        let counts: Vec<i64> = types.iter().map(|(_, change)| *change).collect();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&spans, &buckets, &categories, &names, &counts];
+        transaction
+            .execute(
+                "INSERT INTO type_counts (span, bucket, category, name, count)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])
+                 ON CONFLICT (span, bucket, category, name)
+                 DO UPDATE SET count = type_counts.count + excluded.count",
+                &params,
+            )
+            .await?;
+        if counts.iter().any(|change| *change < 0) {
+            transaction
+                .execute(
+                    "DELETE FROM type_counts c
+                     USING unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])
+                        AS d(span, bucket, category, name, change)
+                     WHERE d.change < 0 AND c.span = d.span AND c.bucket = d.bucket
+                        AND c.category = d.category AND c.name = d.name AND c.count <= 0",
+                    &params,
+                )
+                .await?;
+        }
+    }
     let starts: Vec<_> = delta.session_start_changes().collect();
     if !starts.is_empty() {
         let spans: Vec<i64> = starts.iter().map(|((span, _), _)| *span).collect();

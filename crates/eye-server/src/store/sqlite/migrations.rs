@@ -161,6 +161,14 @@ const MIGRATIONS: &[&str] = &[
         count INTEGER NOT NULL,
         PRIMARY KEY (span, bucket, app, category, name)
     ) WITHOUT ROWID;
+    CREATE TABLE type_counts (
+        span INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        category TEXT NOT NULL,
+        name TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (span, bucket, category, name)
+    ) WITHOUT ROWID;
     CREATE TABLE session_starts (
         span INTEGER NOT NULL,
         bucket INTEGER NOT NULL,
@@ -188,6 +196,8 @@ const MIGRATIONS: &[&str] = &[
             e.app, e.category, e.name, count(*)
         FROM events e, (SELECT 60 AS span UNION ALL SELECT 3600 UNION ALL SELECT 86400) s
         GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO type_counts (span, bucket, category, name, count)
+        SELECT span, bucket, category, name, sum(count) FROM event_counts GROUP BY 1, 2, 3, 4;
     INSERT INTO session_starts (span, bucket, count)
         SELECT s.span, x.first_ts - (((x.first_ts % (s.span * 1000000)) + s.span * 1000000) % (s.span * 1000000)),
             count(*)

@@ -7,7 +7,9 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::events::SqliteStatement;
 use crate::model::timestamp::Micros;
-use crate::store::rollup::{CountQuery, CountRow, GroupBy, Interval, RollupDelta};
+use crate::store::rollup::{
+    CountQuery, CountRow, GroupBy, Interval, RollupDelta, reads_type_counts,
+};
 
 /// Adds `delta` to the counters; a counter brought to zero goes.
 pub fn apply(connection: &Connection, delta: &RollupDelta) -> rusqlite::Result<()> {
@@ -36,6 +38,20 @@ pub fn apply(connection: &Connection, delta: &RollupDelta) -> rusqlite::Result<(
             }
         }
     }
+    let mut add_type = connection.prepare_cached(
+        "INSERT INTO type_counts (span, bucket, category, name, count) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (span, bucket, category, name) DO UPDATE SET count = count + excluded.count",
+    )?;
+    let mut forget_type = connection.prepare_cached(
+        "DELETE FROM type_counts
+         WHERE span = ?1 AND bucket = ?2 AND category = ?3 AND name = ?4 AND count <= 0",
+    )?;
+    for ((span, bucket, category, name), change) in delta.type_changes() {
+        add_type.execute(params![span, bucket, category, name, change])?;
+        if change < 0 {
+            forget_type.execute(params![span, bucket, category, name])?;
+        }
+    }
     let mut add_start = connection.prepare_cached(
         "INSERT INTO session_starts (span, bucket, count) VALUES (?1, ?2, ?3)
          ON CONFLICT (span, bucket) DO UPDATE SET count = count + excluded.count",
@@ -59,7 +75,7 @@ pub fn apply(connection: &Connection, delta: &RollupDelta) -> rusqlite::Result<(
 /// therefore read the counters grouped by the whole key, which is the primary key's order
 /// (a streaming pass, no sort), and add them up here.
 pub fn counts(connection: &Connection, query: &CountQuery) -> rusqlite::Result<Vec<CountRow>> {
-    if query.group_by == GroupBy::default() {
+    if query.group_by == GroupBy::default() || reads_type_counts(query) {
         return select_counts(connection, query);
     }
     let every_field = CountQuery {

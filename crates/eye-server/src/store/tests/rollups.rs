@@ -78,6 +78,57 @@ pub(super) async fn assert_counts_match_a_scan(store: &dyn Store) {
             .collect();
         assert_eq!(counted, expected, "event counts by {interval:?}");
 
+        // The same added up across applications (`type_counts`), by type and ungrouped.
+        let mut by_type: BTreeMap<(i64, String, String), u64> = BTreeMap::new();
+        let mut by_bucket: BTreeMap<i64, u64> = BTreeMap::new();
+        for ((bucket, _, category, name), count) in &expected {
+            *by_type
+                .entry((*bucket, category.clone(), name.clone()))
+                .or_default() += count;
+            *by_bucket.entry(*bucket).or_default() += count;
+        }
+        let across_apps = |group_by: GroupBy| CountQuery {
+            interval,
+            from: interval.floor(-FAR),
+            to: interval.floor(FAR),
+            app: None,
+            category: None,
+            name: None,
+            group_by,
+        };
+        let typed_rows = store
+            .event_counts(across_apps(GroupBy {
+                app: false,
+                category: true,
+                name: true,
+            }))
+            .await
+            .expect("counts by type");
+        let typed: BTreeMap<(i64, String, String), u64> = typed_rows
+            .into_iter()
+            .map(|row| {
+                assert_eq!(row.app, None);
+                let key = (
+                    row.bucket,
+                    row.category.expect("grouped by category"),
+                    row.name.expect("grouped by name"),
+                );
+                (key, row.count)
+            })
+            .collect();
+        assert_eq!(
+            typed, by_type,
+            "counts by type, across apps, by {interval:?}"
+        );
+        let totals: BTreeMap<i64, u64> = store
+            .event_counts(across_apps(GroupBy::default()))
+            .await
+            .expect("totals")
+            .into_iter()
+            .map(|row| (row.bucket, row.count))
+            .collect();
+        assert_eq!(totals, by_bucket, "totals by {interval:?}");
+
         let mut starts: BTreeMap<i64, u64> = BTreeMap::new();
         for first in firsts.values() {
             *starts.entry(interval.floor(*first)).or_default() += 1;
@@ -472,10 +523,16 @@ fn sqlite_session_list_and_counts_use_indexes() {
             }
         }
     }
-    // The two statements the SQLite store runs: ungrouped, and grouped by every field (the
-    // primary key's order; coarser groups are added up in Rust). Neither sorts.
+    // The statements the SQLite store runs: ungrouped, grouped by every field of a table's
+    // key (its order; coarser groups of `event_counts` are added up in Rust), and by type
+    // across applications (`type_counts`' key). None sorts.
     let every_field = GroupBy {
         app: true,
+        category: true,
+        name: true,
+    };
+    let by_type = GroupBy {
+        app: false,
         category: true,
         name: true,
     };
@@ -484,6 +541,7 @@ fn sqlite_session_list_and_counts_use_indexes() {
         (Some("a".to_owned()), GroupBy::default()),
         (None, every_field),
         (Some("a".to_owned()), every_field),
+        (None, by_type),
     ] {
         let mut statement = SqliteStatement::new("");
         crate::store::rollup::count_statement(
@@ -500,9 +558,8 @@ fn sqlite_session_list_and_counts_use_indexes() {
         );
         let steps = plan(statement);
         assert!(
-            steps.iter().any(|s| s.starts_with(
-                "SEARCH event_counts USING PRIMARY KEY (span=? AND bucket>? AND bucket<?)"
-            )),
+            steps.iter().any(|s| s.starts_with("SEARCH ")
+                && s.ends_with("_counts USING PRIMARY KEY (span=? AND bucket>? AND bucket<?)")),
             "{steps:?}"
         );
         assert!(

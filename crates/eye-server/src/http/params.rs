@@ -89,6 +89,21 @@ impl Params {
         })
     }
 
+    /// `from` and `to`, each optional, refused when both are given and `from` is not before
+    /// `to` (a range is from inclusive to exclusive).
+    pub fn range(&self) -> Result<(Option<Micros>, Option<Micros>), ApiError> {
+        let (from, to) = (self.time("from")?, self.time("to")?);
+        if let (Some(from), Some(to)) = (from, to)
+            && from >= to
+        {
+            return Err(ApiError::invalid_parameter(
+                "to",
+                "must be later than from (the range is from inclusive to exclusive)",
+            ));
+        }
+        Ok((from, to))
+    }
+
     /// A parameter's value as given, for those checked against a list of words.
     pub fn text(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

@@ -67,15 +67,7 @@ pub async fn list_sessions(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SessionList>, ApiError> {
     let params = Params::parse(raw.as_deref(), SESSION_LIST_PARAMS)?;
-    let (from, to) = (params.time("from")?, params.time("to")?);
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        return Err(ApiError::invalid_parameter(
-            "to",
-            "must be later than from (the range is from inclusive to exclusive)",
-        ));
-    }
+    let (from, to) = params.range()?;
     let min_events = match params.text("min_events") {
         None => None,
         Some(text) => Some(

@@ -225,21 +225,15 @@ fn interval(params: &Params) -> Result<Interval, ApiError> {
 
 /// `from` and `to`, both required, rounded outwards to whole buckets.
 fn range(params: &Params, interval: Interval) -> Result<(Micros, Micros), ApiError> {
-    let required = |name: &str| -> Result<Micros, ApiError> {
-        params.time(name)?.ok_or_else(|| {
-            ApiError::invalid_parameter(
-                name,
-                "is required: give the range as from and to (RFC 3339 or 2021-01-01 09:15:27)",
-            )
-        })
+    let missing = |name: &str| {
+        ApiError::invalid_parameter(
+            name,
+            "is required: give the range as from and to (RFC 3339 or 2021-01-01 09:15:27)",
+        )
     };
-    let (from, to) = (required("from")?, required("to")?);
-    if from >= to {
-        return Err(ApiError::invalid_parameter(
-            "to",
-            "must be later than from (the range is from inclusive to exclusive)",
-        ));
-    }
+    let (from, to) = params.range()?;
+    let from = from.ok_or_else(|| missing("from"))?;
+    let to = to.ok_or_else(|| missing("to"))?;
     let (from, to) = (interval.floor(from), interval.ceil(to));
     if from_micros(to).is_none_or(|end| end.year() > 9999) {
         return Err(ApiError::invalid_parameter(

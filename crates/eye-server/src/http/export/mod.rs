@@ -41,20 +41,6 @@ pub(crate) const ERROR_EXPORT_PARAMS: &[&str] =
 /// buffer for as long as its client reads, so a few slow readers must not exhaust either.
 pub const MAX_CONCURRENT_EXPORTS: usize = 4;
 
-/// `from` before `to` when both are given.
-fn checked_range(params: &Params) -> Result<(Option<i64>, Option<i64>), ApiError> {
-    let (from, to) = (params.time("from")?, params.time("to")?);
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        return Err(ApiError::invalid_parameter(
-            "to",
-            "must be later than from (the range is from inclusive to exclusive)",
-        ));
-    }
-    Ok((from, to))
-}
-
 /// The file format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -158,7 +144,7 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref(), EVENT_EXPORT_PARAMS)?;
     let format = ExportFormat::from_params(&params)?;
-    let (from, to) = checked_range(&params)?;
+    let (from, to) = params.range()?;
     let query = EventQuery {
         session_id: params.identifier("session_id")?,
         category: params.identifier("category")?,
@@ -203,7 +189,7 @@ pub async fn errors(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref(), ERROR_EXPORT_PARAMS)?;
     let format = ExportFormat::from_params(&params)?;
-    let (from, to) = checked_range(&params)?;
+    let (from, to) = params.range()?;
     let query = ErrorQuery {
         code: params.identifier("code")?,
         app: params.identifier("app")?,

@@ -5,7 +5,7 @@
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::session_repair::repair;
+use super::session_repair::{add_removed, repair};
 use crate::auth::keys::redact;
 use crate::model::QueueMessage;
 use crate::model::timestamp::Micros;
@@ -262,13 +262,7 @@ fn delete_events(
         let mut delete = connection.prepare_cached(ERASE_EVENTS)?;
         let mut rows = delete.query(params![sessions, app, limit])?;
         while let Some(row) = rows.next()? {
-            removed.add(
-                row.get(0)?,
-                row.get(1)?,
-                &row.get::<_, String>(2)?,
-                &row.get::<_, String>(3)?,
-                row.get(4)?,
-            );
+            add_removed(&mut removed, row)?;
         }
     }
     repair(connection, &removed)?;

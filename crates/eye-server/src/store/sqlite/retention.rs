@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::session_repair::repair;
+use super::session_repair::{add_removed, repair};
 use crate::store::lifecycle::{Cutoffs, StoreUsage};
 use crate::store::session_fold::Removed;
 
@@ -50,13 +50,7 @@ pub fn delete_expired_events(
         let mut delete = transaction.prepare_cached(DELETE_EXPIRED_EVENTS)?;
         let mut rows = delete.query(params![app, cutoff, budget as i64])?;
         while let Some(row) = rows.next()? {
-            removed.add(
-                row.get(0)?,
-                row.get(1)?,
-                &row.get::<_, String>(2)?,
-                &row.get::<_, String>(3)?,
-                row.get(4)?,
-            );
+            add_removed(&mut removed, row)?;
         }
     }
     repair(&transaction, &removed)?;

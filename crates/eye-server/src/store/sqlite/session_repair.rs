@@ -12,6 +12,18 @@ use super::rollups;
 use crate::store::rollup::RollupDelta;
 use crate::store::session_fold::Removed;
 
+/// Adds a row of `DELETE … RETURNING session_id, app, category, name, ts` to `removed`.
+pub fn add_removed(removed: &mut Removed, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
+    removed.add(
+        row.get(0)?,
+        row.get(1)?,
+        &row.get::<_, String>(2)?,
+        &row.get::<_, String>(3)?,
+        row.get(4)?,
+    );
+    Ok(())
+}
+
 pub fn repair(connection: &Connection, removed: &Removed) -> rusqlite::Result<()> {
     let mut first =
         connection.prepare_cached("SELECT first_ts FROM sessions WHERE session_id = ?1")?;

@@ -177,6 +177,13 @@ impl Application {
             _ => None,
         };
         let limits = http::ConnectionLimits::from(state.config.as_ref());
+        // Live subscribers' streams never end by themselves: end them when shutdown begins,
+        // so that the connections they hold drain with the others.
+        let live = state.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            live.close();
+        };
         let served = http::serve(listener, http::router(state), limits, shutdown).await;
         tracing::info!("stopped accepting requests; draining the queue");
         stop.cancel();

@@ -71,7 +71,11 @@ pub async fn live(
         let feed = feed.clone();
         async move {
             loop {
-                match receiver.recv().await {
+                let received = tokio::select! {
+                    () = feed.closed() => return None,
+                    received = receiver.recv() => received,
+                };
+                match received {
                     Ok(event) if filters.matches(&event) && !feed.is_forgotten(&event) => {
                         let json = serde_json::to_string(&stored_event((*event).clone()))
                             .unwrap_or_default();

@@ -21,6 +21,9 @@ pub struct LiveFeed {
     /// Recently finished erasures: events of their sessions received before they finished
     /// may still sit in a subscriber's buffer, and are not sent.
     forgotten: Arc<Mutex<Vec<Forgotten>>>,
+    /// Cancelled when the server begins to shut down: subscribers' streams end then, so an
+    /// open console page does not hold the shutdown until the drain deadline.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 struct Forgotten {
@@ -35,6 +38,7 @@ impl Default for LiveFeed {
         LiveFeed {
             sender: broadcast::channel(CAPACITY).0,
             forgotten: Arc::default(),
+            closing: tokio_util::sync::CancellationToken::new(),
         }
     }
 }
@@ -81,6 +85,16 @@ impl LiveFeed {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRecord>> {
         self.sender.subscribe()
+    }
+
+    /// Ends every subscriber's stream (shutdown has begun).
+    pub fn close(&self) {
+        self.closing.cancel();
+    }
+
+    /// Resolves once [`close`](Self::close) has been called.
+    pub async fn closed(&self) {
+        self.closing.cancelled().await;
     }
 }
 

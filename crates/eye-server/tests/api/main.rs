@@ -21,4 +21,5 @@ mod raw_input;
 mod replay;
 mod retention;
 mod schemas;
+mod shutdown;
 mod stats;

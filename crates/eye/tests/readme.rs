@@ -69,6 +69,36 @@ fn curl_outputs(stdout: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Runs `lines` with bash in `work`, where the shipped schemas are linked as `schemas`, with
+/// `$EYE` the binary and `EYE_URL` set to `url` (no other `EYE_*` setting of this process);
+/// fails with the output and `server.log` when the script fails. Returns standard output.
+fn run_with_schemas(work: &Path, lines: &[String], url: Option<&str>, what: &str) -> String {
+    std::os::unix::fs::symlink(repository().join("schemas"), work.join("schemas"))
+        .expect("link the shipped schemas");
+    let mut command = Command::new("bash");
+    command
+        .arg("-c")
+        .arg(lines.join("\n"))
+        .current_dir(work)
+        .env("EYE", EYE)
+        .env_remove("EYE_URL")
+        .env_remove("EYE_DATA_DIR")
+        .env_remove("EYE_CONFIG")
+        .env_remove("EYE_KEY");
+    if let Some(url) = url {
+        command.env("EYE_URL", url);
+    }
+    let output = command.output().expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let log = std::fs::read_to_string(work.join("server.log")).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "the {what} failed:\n{stdout}\n{}\nserver log:\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn the_walk_through_runs_as_written() {
     let script = blocks_under("## Walk-through", "sh")
@@ -107,24 +137,7 @@ fn the_walk_through_runs_as_written() {
             lines.push(line);
         }
     }
-    std::os::unix::fs::symlink(repository().join("schemas"), work.path().join("schemas"))
-        .expect("link the shipped schemas");
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(lines.join("\n"))
-        .current_dir(work.path())
-        .env("EYE", EYE)
-        .env_remove("EYE_DATA_DIR")
-        .env_remove("EYE_CONFIG")
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let log = std::fs::read_to_string(work.path().join("server.log")).unwrap_or_default();
-    assert!(
-        output.status.success(),
-        "the walk-through failed:\n{stdout}\n{}\nserver log:\n{log}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_with_schemas(work.path(), &lines, None, "walk-through");
     let answers = curl_outputs(&stdout);
     assert_eq!(answers.len(), 6, "six curl calls: {answers:#?}");
 
@@ -219,25 +232,11 @@ fn the_data_keeping_examples_run_as_written() {
     for line in script.lines() {
         lines.push(line.replace("localhost:8000", &address));
     }
-    std::os::unix::fs::symlink(repository().join("schemas"), work.path().join("schemas"))
-        .expect("link the shipped schemas");
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(lines.join("\n"))
-        .current_dir(work.path())
-        .env("EYE", EYE)
-        .env("EYE_URL", format!("http://{address}"))
-        .env_remove("EYE_DATA_DIR")
-        .env_remove("EYE_CONFIG")
-        .env_remove("EYE_KEY")
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let log = std::fs::read_to_string(work.path().join("server.log")).unwrap_or_default();
-    assert!(
-        output.status.success(),
-        "the examples failed:\n{stdout}\n{}\nserver log:\n{log}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = run_with_schemas(
+        work.path(),
+        &lines,
+        Some(&format!("http://{address}")),
+        "examples",
     );
     // Piped, the eye commands print JSON lines too: every JSON line in order.
     let answers: Vec<Value> = stdout
@@ -342,24 +341,7 @@ fn the_query_api_examples_run_as_written() {
     for line in script.lines() {
         lines.push(line.replace("localhost:8000", &address));
     }
-    std::os::unix::fs::symlink(repository().join("schemas"), work.path().join("schemas"))
-        .expect("link the shipped schemas");
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(lines.join("\n"))
-        .current_dir(work.path())
-        .env("EYE", EYE)
-        .env_remove("EYE_DATA_DIR")
-        .env_remove("EYE_CONFIG")
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let log = std::fs::read_to_string(work.path().join("server.log")).unwrap_or_default();
-    assert!(
-        output.status.success(),
-        "the examples failed:\n{stdout}\n{}\nserver log:\n{log}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_with_schemas(work.path(), &lines, None, "examples");
     let [by_hour, sessions_by_day, submitted] = &curl_outputs(&stdout)[..] else {
         panic!("three answers expected:\n{stdout}");
     };

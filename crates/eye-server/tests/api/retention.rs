@@ -20,6 +20,11 @@ fn ago(duration: Duration) -> String {
 
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// The store gauges (`eye_store_*`) belong to the process, and every test's server in this
+/// binary shares them: a test that asserts them holds this lock from its `/v1/usage` call to
+/// its last metric read, so another test's usage call cannot overwrite them in between.
+static STORE_GAUGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_deletes_expired_events_and_keeps_session_summaries_true() {
     let app = spawn().await;
@@ -60,6 +65,7 @@ async fn the_sweep_deletes_expired_events_and_keeps_session_summaries_true() {
     let (_, new) = app.query("/v1/sessions/s-new").await;
     assert_eq!(new["event_count"], 1, "{new}");
 
+    let gauges = STORE_GAUGES.lock().await;
     let usage = usage(&app).await;
     assert_eq!(usage["events"], 2, "{usage}");
     assert_eq!(usage["retention"]["retention_days"], 2, "{usage}");
@@ -70,6 +76,7 @@ async fn the_sweep_deletes_expired_events_and_keeps_session_summaries_true() {
         Some(3.0)
     );
     assert_eq!(app.metric("eye_store_events ").await, Some(2.0));
+    drop(gauges);
 }
 
 #[tokio::test]
@@ -116,6 +123,7 @@ async fn usage(app: &crate::helpers::TestApp) -> Value {
 
 #[tokio::test]
 async fn usage_says_what_the_store_and_queue_hold() {
+    let gauges = STORE_GAUGES.lock().await;
     let app = spawn().await;
     let empty = usage(&app).await;
     assert_eq!(empty["events"], 0, "{empty}");
@@ -159,6 +167,7 @@ async fn usage_says_what_the_store_and_queue_hold() {
         Some(1_609_492_527.0)
     );
     assert!(app.metric("eye_store_bytes ").await.expect("gauge") > 0.0);
+    drop(gauges);
 
     let response = app
         .request(Method::GET, "/v1/usage", Some(&app.query_key))

@@ -7,12 +7,12 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use flate2::read::MultiGzDecoder;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::api_error::ApiError;
+use super::bounded_body::read_bounded;
 use crate::ingest::json;
 
 pub struct BodyLimits {
@@ -83,7 +83,7 @@ pub async fn read_events(
     let gzipped = is_gzipped(headers)?;
     let bytes = tokio::time::timeout(
         limits.body_timeout,
-        read_limited(body, limits.max_body_bytes),
+        read_bounded(body, limits.max_body_bytes, "send fewer events per request"),
     )
     .await
     .map_err(|_| {
@@ -187,20 +187,6 @@ fn is_gzipped(headers: &HeaderMap) -> Result<bool, ApiError> {
         "gzip" | "x-gzip" => Ok(true),
         other => Err(ApiError::unsupported_media_type(format!(
             "Content-Encoding {other:?} is not supported: send gzip or no encoding"
-        ))),
-    }
-}
-
-async fn read_limited(body: Body, max_bytes: usize) -> Result<Vec<u8>, ApiError> {
-    match Limited::new(body, max_bytes).collect().await {
-        Ok(collected) => Ok(collected.to_bytes().to_vec()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::payload_too_large(format!(
-                "the body is over the limit of {max_bytes} bytes: send fewer events per request"
-            )))
-        }
-        Err(error) => Err(ApiError::invalid_body(format!(
-            "the body could not be read: {error}"
         ))),
     }
 }

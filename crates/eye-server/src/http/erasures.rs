@@ -3,8 +3,7 @@
 //! and, once done, what it removed.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use eye_types::{ErasureInfo, ErasureList};
@@ -13,6 +12,7 @@ use serde_json::{Map, Value};
 use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized};
+use super::bounded_body::AdminBody;
 use super::params::Params;
 use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier};
 use crate::model::timestamp::{format_micros, now_micros};
@@ -37,9 +37,8 @@ pub(crate) const ERASURE_LIST_PARAMS: &[&str] = &["limit"];
 pub async fn create(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<AdminScope>,
-    body: Result<Bytes, BytesRejection>,
+    AdminBody(body): AdminBody,
 ) -> Result<(StatusCode, Json<ErasureInfo>), ApiError> {
-    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
     let request = read_request(&body, principal.key_id).map_err(ApiError::invalid_body)?;
     let erasure = state.store.create_erasure(request, now_micros()).await?;
     if erasure.request.suppress {

@@ -1,8 +1,6 @@
 //! The error store as the data team reads it: `GET /v1/errors` and `GET /v1/errors/summary`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use eye_types::schema::{Identifier, QueryTimestamp};
 use eye_types::{
@@ -13,6 +11,7 @@ use eye_types::{
 use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized, QueryScope};
+use super::bounded_body::AdminBody;
 use super::cursor::{self, Cursor};
 use super::json_body;
 use super::params::{PageLimit, Params, SortOrder};
@@ -148,9 +147,8 @@ pub(super) fn error_record(entry: ErrorEntry) -> ErrorRecord {
 pub async fn replay(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
-    body: Result<Bytes, BytesRejection>,
+    AdminBody(body): AdminBody,
 ) -> Result<Json<ReplayResponse>, ApiError> {
-    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
     let request: ReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ReplayRequest::default()
     } else {

@@ -1,8 +1,7 @@
 //! Key administration over HTTP: `GET /v1/keys`, `POST /v1/keys`, `DELETE /v1/keys/{id}`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use eye_types::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList};
@@ -10,6 +9,7 @@ use eye_types::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList};
 use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized};
+use super::bounded_body::AdminBody;
 use super::json_body;
 use crate::auth::keys;
 use crate::ingest::validation::{MAX_NAME_CHARS, check_identifier};
@@ -48,9 +48,8 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
-    body: Result<Bytes, BytesRejection>,
+    AdminBody(body): AdminBody,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
     let request: CreateKeyRequest = json_body::object(&body).map_err(|e| {
         ApiError::invalid_body(format!(
             "send {{\"app\": \"...\", \"scopes\": [\"ingest\"]}}: {e}"

@@ -4,6 +4,7 @@ mod access_log;
 mod api_error;
 mod auth;
 pub mod body;
+mod bounded_body;
 mod console;
 pub mod cursor;
 mod erasures;

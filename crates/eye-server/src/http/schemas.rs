@@ -1,8 +1,7 @@
 //! Schema administration: `GET /v1/schemas`, and `PUT`/`GET`/`DELETE /v1/schemas/{category}/{name}`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +12,7 @@ use serde_json::Value;
 use super::AppState;
 use super::api_error::ApiError;
 use super::auth::{AdminScope, Authorized};
+use super::bounded_body::AdminBody;
 use super::json_body;
 use super::params::Params;
 use crate::ingest::catalog::{self, CatalogError};
@@ -96,10 +96,9 @@ pub async fn put(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
     path: TypePath,
-    body: Result<Bytes, BytesRejection>,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, ApiError> {
     let (category, name) = event_type(path)?;
-    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
     let schema: Value = json::parse_strict(&body).map_err(|e| {
         ApiError::malformed_json(format!("the body must be a JSON Schema document: {e}"))
     })?;
@@ -205,9 +204,8 @@ pub struct TryResponse {
 pub async fn validate(
     State(state): State<AppState>,
     _: Authorized<AdminScope>,
-    body: Result<Bytes, BytesRejection>,
+    AdminBody(body): AdminBody,
 ) -> Result<Json<TryResponse>, ApiError> {
-    let body = body.map_err(|e| ApiError::payload_too_large(e.body_text()))?;
     let document = json::parse_strict(&body)
         .map_err(|e| ApiError::malformed_json(format!("the body is not JSON: {e}")))?;
     let request: TryRequest = json_body::from_object(document).map_err(|e| {

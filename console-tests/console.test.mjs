@@ -359,3 +359,57 @@ test("the live page shows events as they are stored", async () => {
   await page.waitForSelector("#live-table tbody tr:has-text('live-1')");
   await shot("11-live");
 });
+
+test("an event shows its user, context and the timestamp its client sent; events and sessions filter by user", async () => {
+  // A client whose clock runs an hour ahead: The Eye moves its timestamps back by that hour
+  // and keeps the ones it sent.
+  const hourAhead = (minutes) => new Date(Date.now() + 3600000 - minutes * 60000).toISOString();
+  const context = { page: { url: "https://shop.example/pricing" }, locale: "en-GB" };
+  const sent = await call("/v1/events", keys.ingest, { method: "POST", body: JSON.stringify({
+    sent_at: hourAhead(0),
+    events: [
+      { session_id: "user-1", category: "page interaction", name: "pageview", data: { host: "shop.example", path: "/pricing" }, timestamp: hourAhead(3), user_id: "u-42", context },
+      { session_id: "user-2", category: "page interaction", name: "pageview", data: { host: "shop.example", path: "/" }, timestamp: hourAhead(2), user_id: "u-42", context },
+      { session_id: "user-3", category: "page interaction", name: "pageview", data: { host: "shop.example", path: "/" }, timestamp: hourAhead(1), user_id: "u-7" },
+    ],
+  }) });
+  assert.deepEqual([sent.status, sent.body.accepted], [202, 3]);
+  await drain();
+
+  await page.click("#nav a[href='#/events']");
+  await settled();
+  await page.fill("input[name=user_id]", "u-42");
+  await page.click("form.filters button[type=submit]");
+  await page.waitForFunction(() => location.hash.includes("user_id=u-42"));
+  await settled();
+  const shown = await rows("#events-table");
+  assert.deepEqual(shown.map((row) => [row[2], row[3]]), [["user-1", "u-42"], ["user-2", "u-42"]]);
+  await page.click("#events-table tbody tr:first-child");
+  assert.equal(await page.textContent("#event-user"), "u-42");
+  const original = await page.textContent("#event-original-timestamp");
+  assert.match(original, /corrected by −(59 min 5\d(\.\d+)? s|1 h 0 min \d(\.\d+)? s)/);
+  assert.deepEqual(JSON.parse(await page.textContent("#event-context")), context);
+  assert.match(await page.textContent("#event-data"), /pricing/);
+  await shot("12-event-user-context");
+
+  // An event sent without a user, context or correction says so, and shows no "sent as".
+  await page.click("#nav a[href='#/events']");
+  await settled();
+  await page.fill("input[name=session_id]", SESSION);
+  await page.click("form.filters button[type=submit]");
+  await page.waitForFunction(() => location.hash.includes("session_id="));
+  await settled();
+  await page.click("#events-table tbody tr:first-child");
+  assert.equal(await page.textContent("#event-user"), "none sent");
+  assert.equal(await page.textContent("#event-context"), "none sent");
+  assert.equal(await page.locator("#event-original-timestamp").count(), 0);
+
+  await page.click("#nav a[href='#/sessions']");
+  await settled();
+  await page.fill("input[name=user_id]", "u-42");
+  await page.click("form.filters button[type=submit]");
+  await page.waitForFunction(() => location.hash.includes("user_id=u-42"));
+  await settled();
+  assert.deepEqual((await rows("#sessions-table")).map((row) => row[0]), ["user-2", "user-1"]);
+  await shot("13-sessions-of-a-user");
+});

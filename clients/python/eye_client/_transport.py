@@ -1,5 +1,5 @@
-"""HTTP to The Eye with urllib: posting batches (gzip above a size), classifying answers, and
-the query requests. Redirects are never followed (the key would go along), and the key is
+"""HTTP to The Eye with urllib: posting batches (``{"sent_at", "events"}``, gzip above a size),
+classifying answers, and the query requests. Redirects are never followed (the key would go along), and the key is
 kept out of every repr, message and exception."""
 
 import gzip
@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 from eye_client.errors import ApiError, NetworkError
@@ -96,7 +97,10 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self.url!r})"
 
-    def post_events(self, body: bytes) -> Answer:
+    def post_events(self, events: bytes) -> Answer:
+        """Posts ``events`` (a JSON array) as one attempt, stamped with this attempt's
+        ``sent_at``."""
+        body = batch_body(events, sent_at())
         headers = {"Authorization": self._authorization, "Content-Type": "application/json", "User-Agent": USER_AGENT}
         if len(body) > self.gzip_above_bytes:
             body = gzip.compress(body, compresslevel=5)
@@ -145,6 +149,19 @@ class Transport:
         if isinstance(reason, ConnectionRefusedError):
             return "connection refused (is The Eye running at this address?)"
         return f"cannot reach The Eye: {reason or type(reason).__name__}"
+
+
+def sent_at() -> str:
+    """Now, by this machine's clock, in RFC 3339 (UTC, microseconds)."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+def batch_body(events: bytes, sent: str) -> bytes:
+    """``{"sent_at": ..., "events": [...]}``: ``sent_at`` is this client's clock when the
+    request leaves, so the server can correct every event's timestamp for a clock that is off
+    (it stores ``received_at - (sent_at - timestamp)``). Made anew for every attempt: a retry
+    leaves later, and its events are that much older."""
+    return b'{"sent_at":' + json.dumps(sent).encode() + b',"events":' + events + b"}"
 
 
 def _read(error: urllib.error.HTTPError) -> bytes:

@@ -118,18 +118,29 @@ class Client:
         data: Optional[Mapping[str, Any]] = None,
         timestamp: Timestamp = None,
         event_id: Optional[str] = None,
+        *,
+        user_id: Optional[str] = None,
+        context: Optional[Mapping[str, Any]] = None,
     ) -> Optional[str]:
-        """Queues one event; returns its ``event_id``, or ``None`` if it was dropped."""
-        return self.track_event(
-            {
-                "session_id": session_id,
-                "category": category,
-                "name": name,
-                "data": dict(data or {}),
-                "timestamp": _timestamp(timestamp),
-                "event_id": event_id,
-            }
-        )
+        """Queues one event; returns its ``event_id``, or ``None`` if it was dropped.
+
+        ``user_id``: the user the application knows (1 to 128 characters), which
+        ``events(user_id=...)`` and ``sessions(user_id=...)`` find. ``context``: where and
+        how the event was sent (page, user agent, locale...), a mapping of at most 8 KiB as
+        JSON. Both are left out of the event when not given."""
+        event: Dict[str, Any] = {
+            "session_id": session_id,
+            "category": category,
+            "name": name,
+            "data": dict(data or {}),
+            "timestamp": _timestamp(timestamp),
+            "event_id": event_id,
+        }
+        if user_id is not None:
+            event["user_id"] = user_id
+        if context is not None:
+            event["context"] = dict(context)
+        return self.track_event(event)
 
     def track_event(self, event: Mapping[str, Any]) -> Optional[str]:
         """Queues a whole event (a mapping); adds ``event_id`` and ``timestamp`` when missing."""
@@ -196,8 +207,8 @@ class Client:
     # -- queries ----------------------------------------------------------------------
 
     def events(self, **filters: Any) -> Dict[str, Any]:
-        """One page of ``GET /v1/events`` (filters: session_id, category, name, app, from_, to,
-        order, limit, cursor). Needs a key with the query scope. Raises ``ApiError`` (with
+        """One page of ``GET /v1/events`` (filters: session_id, user_id, category, name, app,
+        from_, to, order, limit, cursor). Needs a key with the query scope. Raises ``ApiError`` (with
         ``status``, ``code``, ``message``) for an error answer, ``NetworkError`` when the
         server cannot be reached."""
         return self._transport.get("/v1/events", _query(filters))
@@ -228,6 +239,12 @@ class Client:
                     return answer
             time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
             pause = min(pause * 2, 0.5)
+
+    def sessions(self, **filters: Any) -> Dict[str, Any]:
+        """One page of ``GET /v1/sessions``, by last activity (filters: from_, to, app,
+        min_events, has_event, user_id, order, limit, cursor); ``user_id`` lists that user's
+        sessions. Raises like ``events``."""
+        return self._transport.get("/v1/sessions", _query(filters))
 
     def errors(self, **filters: Any) -> Dict[str, Any]:
         """One page of ``GET /v1/errors`` (filters: code, app, category, name, from_, to,
@@ -283,10 +300,10 @@ class Client:
         pending = [batch]
         while pending:
             batch = pending.pop()
-            body = ("[" + ",".join(line for _, line in batch) + "]").encode()
+            events = ("[" + ",".join(line for _, line in batch) + "]").encode()
             attempt = 0
             while True:
-                answer = self._transport.post_events(body)
+                answer = self._transport.post_events(events)
                 if answer.kind == "verdicts":
                     self._resolve(batch, answer.results or [])
                     break

@@ -2,6 +2,7 @@
 first requests (a status with optional Retry-After, a reset connection, or forwarding then
 hanging past the client's timeout), then forwards everything."""
 
+import gzip
 import http.server
 import threading
 import time
@@ -15,6 +16,8 @@ class FaultServer:
         self.upstream = upstream
         self.faults = list(faults)
         self.requests: List[Tuple[float, dict]] = []
+        # The body of each request, decompressed.
+        self.bodies: List[bytes] = []
         self.lock = threading.Lock()
         server = self
 
@@ -28,6 +31,8 @@ class FaultServer:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with server.lock:
                     server.requests.append((time.monotonic(), dict(self.headers)))
+                    gzipped = self.headers.get("Content-Encoding") == "gzip"
+                    server.bodies.append(gzip.decompress(body) if gzipped else body)
                     fault = server.faults.pop(0) if server.faults else None
                 if fault is None:
                     self._relay(*server.forward(self.path, dict(self.headers), body))

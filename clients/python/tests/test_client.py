@@ -67,6 +67,27 @@ def test_queries(eye_server):
     assert "errors" in reader.errors(limit=1)
 
 
+def test_the_user_and_context_are_stored_and_find_the_users_events_and_sessions(eye_server):
+    sender = Client(eye_server.url, eye_server.ingest_key, flush_at_exit=False)
+    context = {"page": {"url": "https://shop.example/pricing"}, "locale": "en-GB"}
+    for session, user in (("py-user-a", "py-user-1"), ("py-user-b", "py-user-1"), ("py-user-c", "py-user-2")):
+        sender.track(session, "page interaction", "pageview", {"host": "h", "path": "/"}, user_id=user, context=context)
+    sender.track("py-user-d", "page interaction", "pageview", {"host": "h", "path": "/"}, timestamp="2021-01-01 09:15:27.243860")
+    assert sender.flush(timeout=30)
+    assert sender.stats.accepted == 4
+    sender.close()
+    eye_server.drain()
+    reader = Client(eye_server.url, eye_server.query_key, flush_at_exit=False)
+    events = reader.events(user_id="py-user-1")["events"]
+    assert sorted(e["session_id"] for e in events) == ["py-user-a", "py-user-b"]
+    assert all(e["user_id"] == "py-user-1" and e["context"] == context for e in events)
+    [anonymous] = reader.events(session_id="py-user-d")["events"]
+    assert (anonymous["user_id"], anonymous["context"]) == (None, None)
+    assert anonymous["original_timestamp"] == "2021-01-01T09:15:27.243860Z"
+    sessions = reader.sessions(user_id="py-user-1")["sessions"]
+    assert sorted(s["session_id"] for s in sessions) == ["py-user-a", "py-user-b"]
+
+
 def test_rejections_are_logged_without_a_callback(eye_server, caplog):
     client = Client(eye_server.url, eye_server.ingest_key)
     bad = client.track("py-log", "c", "n", {}, timestamp="not a time")

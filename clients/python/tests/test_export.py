@@ -17,12 +17,16 @@ import pytest
 
 from conftest import EyeServer
 
-EVENT_COLUMNS = ["id", "app", "session_id", "category", "name", "timestamp", "received_at", "event_id", "schema_version", "data"]
+EVENT_COLUMNS = [
+    "id", "app", "session_id", "category", "name", "timestamp", "received_at", "event_id", "schema_version", "data",
+    "user_id", "context", "original_timestamp",
+]
 ERROR_COLUMNS = [
     "id", "code", "message", "path", "app", "received_at", "category", "name", "session_id",
     "schema_version", "raw", "replayed_at", "replayed_event_id",
 ]
-EVENT_TIMES = ("timestamp", "received_at")
+EVENT_TIMES = ("timestamp", "received_at", "original_timestamp")
+JSON_COLUMNS = ("data", "context")
 ERROR_TIMES = ("received_at", "replayed_at")
 
 
@@ -40,6 +44,9 @@ def server():
         }
         if i % 5 == 0:
             event["event_id"] = f"py-export-{i}"
+        if i % 3 == 0:
+            event["user_id"] = f"py-u-{i % 2}"
+            event["context"] = {"page": {"url": f"https://h/p/{i}?q=a,b"}, "user_agent": 'Mozilla/5.0 "quoted"'}
         events.append(event)
     # Rejected ones, for the error store: a pageview without `path`, an unknown field.
     events.append({"session_id": "x-bad", "category": "page interaction", "name": "pageview", "data": {"host": "h"}, "timestamp": "2021-03-01 09:00:00"})
@@ -51,6 +58,20 @@ def server():
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert json.loads(response.read())["accepted"] == 240
+    # A client whose clock is an hour ahead: The Eye corrects the timestamps, and keeps the
+    # ones it sent as original_timestamp.
+    skewed = [
+        {"session_id": "x-skewed", "category": "export test", "name": "ping", "data": {}, "user_id": "py-u-skewed",
+         "timestamp": f"2021-03-01T10:00:0{i}Z"}
+        for i in range(3)
+    ]
+    request = urllib.request.Request(
+        server.url + "/v1/events",
+        data=json.dumps({"sent_at": "2021-03-01T11:00:00Z", "events": skewed}).encode(),
+        headers={"Authorization": f"Bearer {server.ingest_key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read())["accepted"] == 3
     server.drain()
     yield server
     server.stop()
@@ -95,7 +116,7 @@ def comparable(record: dict, columns: list, times: tuple) -> dict:
             value = None  # CSV cannot tell an empty text from a null
         if column in times:
             value = instant(value)
-        elif column == "data" and isinstance(value, str):
+        elif column in JSON_COLUMNS and isinstance(value, str):
             value = json.loads(value)
         elif value is not None and not isinstance(value, (str, dict)) and pandas.isna(value):
             value = None
@@ -117,9 +138,17 @@ CASES = [
     ("events", {}, EVENT_COLUMNS, EVENT_TIMES),
     ("events", {"session_id": "x-1"}, EVENT_COLUMNS, EVENT_TIMES),
     ("events", {"category": "page interaction", "from": "2021-03-01T07:01:00Z"}, EVENT_COLUMNS, EVENT_TIMES),
+    ("events", {"user_id": "py-u-1"}, EVENT_COLUMNS, EVENT_TIMES),
+    ("events", {"user_id": "py-u-skewed"}, EVENT_COLUMNS, EVENT_TIMES),
     ("errors", {}, ERROR_COLUMNS, ERROR_TIMES),
     ("errors", {"code": "unknown_field"}, ERROR_COLUMNS, ERROR_TIMES),
 ]
+
+
+def test_a_corrected_timestamp_keeps_the_one_the_client_sent(server):
+    rows = server.stored(user_id="py-u-skewed")
+    assert [row["original_timestamp"] for row in rows] == [f"2021-03-01T10:00:0{i}.000000Z" for i in range(3)]
+    assert all(instant(row["timestamp"]).year > 2021 for row in rows), "moved to the server's clock"
 
 
 def listed(server, kind, filters):

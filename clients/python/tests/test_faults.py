@@ -1,6 +1,8 @@
 """Backoff, Retry-After, idempotent retries and bounded memory, through injected faults."""
 
+import json
 import time
+from datetime import datetime, timezone
 
 from eye_client import Client
 from faults import FaultServer, unreachable_server
@@ -20,6 +22,29 @@ def test_retries_honour_retry_after_and_never_duplicate(eye_server):
     eye_server.drain()
     stored = [e["event_id"] for e in eye_server.stored() if e["session_id"].startswith("pyf-")]
     assert sorted(stored) == sorted(ids), "every event stored exactly once"
+
+
+def test_every_attempt_says_when_it_was_sent(eye_server):
+    proxy = FaultServer(eye_server.url, [("status", 503, None)])
+    client = Client(proxy.url, eye_server.ingest_key, backoff_base=0.2, backoff_max=0.2)
+    tracked_at = datetime.now(timezone.utc)
+    event_id = client.track("pys-1", "page interaction", "pageview", {"host": "h", "path": "/"})
+    assert client.flush(timeout=30)
+    assert client.stats.accepted == 1
+    client.close()
+    proxy.stop()
+    first, retry = [json.loads(body) for body in proxy.bodies]
+    assert first["events"] == retry["events"] and first["events"][0]["event_id"] == event_id
+    sent = [datetime.fromisoformat(body["sent_at"]) for body in (first, retry)]
+    assert all(at.tzinfo is not None for at in sent)
+    assert tracked_at <= sent[0]
+    assert (sent[1] - sent[0]).total_seconds() >= 0.09, "the retry is stamped when it leaves"
+    # This machine's clock is the server's: the correction is the transit time only.
+    eye_server.drain()
+    [stored] = eye_server.stored(session_id="pys-1")
+    original = datetime.fromisoformat(stored["original_timestamp"].replace("Z", "+00:00"))
+    corrected = datetime.fromisoformat(stored["timestamp"].replace("Z", "+00:00"))
+    assert abs((corrected - original).total_seconds()) < 2, stored
 
 
 def test_other_client_errors_are_not_retried(eye_server):

@@ -108,6 +108,9 @@ impl Mix {
             received_at: at,
             event_id: Some(event_id),
             schema_version: Some(1),
+            user_id: None,
+            context: None,
+            original_timestamp: None,
         }
     }
 }

@@ -73,6 +73,8 @@ pub struct SessionListQuery {
     pub min_events: Option<u64>,
     /// Only sessions with an event of this type, `CATEGORY/NAME` (split at the first `/`).
     pub has_event: Option<String>,
+    /// Only sessions with an event sent with this `user_id`: the user's sessions.
+    pub user_id: Option<String>,
     /// `desc` (server default: newest last activity first) or `asc`.
     pub order: Option<String>,
     /// Page size, 1 to 1,000 (server default 100).
@@ -87,6 +89,7 @@ impl SessionListQuery {
             ("to", &self.to),
             ("app", &self.app),
             ("has_event", &self.has_event),
+            ("user_id", &self.user_id),
             ("order", &self.order),
             ("cursor", &self.cursor),
         ];
@@ -161,6 +164,7 @@ mod tests {
         let query = SessionListQuery {
             min_events: Some(3),
             has_event: Some("form interaction/submit".into()),
+            user_id: Some("u-1".into()),
             limit: Some(10),
             ..SessionListQuery::default()
         };
@@ -168,6 +172,7 @@ mod tests {
             query.pairs(),
             [
                 ("has_event", "form interaction/submit".into()),
+                ("user_id", "u-1".into()),
                 ("min_events", "3".into()),
                 ("limit", "10".into()),
             ]

@@ -9,6 +9,7 @@ use crate::client::Client;
 use crate::error::{ClientError, TrackError};
 use crate::query::{ErrorFilter, EventFilter};
 use crate::stats::Stats;
+use crate::tracking::EventBuilder;
 
 /// Same behaviour as [`Client`], for synchronous code. `track` still never waits on the
 /// network; `flush`, `close` and the queries block the calling thread.
@@ -41,6 +42,18 @@ impl BlockingClient {
         data: Value,
     ) -> Result<String, TrackError> {
         self.client.track(session_id, category, name, data)
+    }
+
+    /// An event to complete (`.user_id(..)`, `.context(..)`...) before `.track()`, as
+    /// [`Client::event`].
+    pub fn event(
+        &self,
+        session_id: &str,
+        category: &str,
+        name: &str,
+        data: Value,
+    ) -> EventBuilder<'_> {
+        self.client.event(session_id, category, name, data)
     }
 
     pub fn track_event(&self, event: Event) -> Result<String, TrackError> {

@@ -19,6 +19,7 @@ use crate::error::{ClientError, TrackError};
 use crate::live::{LiveFilter, LiveStream};
 use crate::query::{ErrorFilter, EventFilter};
 use crate::stats::{Counters, Stats};
+use crate::tracking::EventBuilder;
 use crate::transport::{Answer, Transport};
 use crate::worker::{self, Shared};
 
@@ -66,17 +67,19 @@ impl Client {
         name: impl Into<String>,
         data: Value,
     ) -> Result<String, TrackError> {
-        let Value::Object(data) = data else {
-            return Err(TrackError::DataNotAnObject);
-        };
-        self.track_event(Event {
-            session_id: session_id.into(),
-            category: category.into(),
-            name: name.into(),
-            data,
-            timestamp: now_rfc3339(),
-            event_id: None,
-        })
+        self.event(session_id, category, name, data).track()
+    }
+
+    /// An event to complete before queuing it: `.user_id(..)`, `.context(..)`,
+    /// `.timestamp(..)`, `.event_id(..)`, then `.track()`.
+    pub fn event(
+        &self,
+        session_id: impl Into<String>,
+        category: impl Into<String>,
+        name: impl Into<String>,
+        data: Value,
+    ) -> EventBuilder<'_> {
+        EventBuilder::new(self, session_id.into(), category.into(), name.into(), data)
     }
 
     /// Queues a whole event; an `event_id` is added when it has none. Returns the event id.
@@ -160,7 +163,7 @@ impl Client {
         let deadline = settings.retry_for.map(|total| started + total);
         let mut attempt = 0u32;
         loop {
-            let (after, problem) = match self.shared.transport.post_events(body.clone()).await {
+            let (after, problem) = match self.shared.transport.post_events(&body).await {
                 Answer::Verdicts(response) => return Ok(response),
                 Answer::TooLarge => {
                     return Err(ClientError::Transport("413: the batch is too large".into()));

@@ -13,6 +13,8 @@ pub enum TrackError {
     Closed,
     #[error("`data` must be a JSON object")]
     DataNotAnObject,
+    #[error("`context` must be a JSON object")]
+    ContextNotAnObject,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,9 +11,9 @@ pub enum ExportFormat {
     /// One JSON object per line, as the listing routes give each record.
     #[default]
     Ndjson,
-    /// RFC 4180 with a header row; `data` as a JSON string.
+    /// RFC 4180 with a header row; `data` and `context` as JSON strings.
     Csv,
-    /// Typed columns (timestamps in microseconds, UTC); `data` as a JSON string.
+    /// Typed columns (timestamps in microseconds, UTC); `data` and `context` as JSON strings.
     Parquet,
 }
 

@@ -4,6 +4,8 @@
 //! a background task sends them in batches (gzip-compressed above a size), retrying network
 //! errors, 5xx, 408 and 429 with exponential backoff and jitter (honouring `Retry-After`).
 //! Every event gets an `event_id` (UUIDv7) when tracked, so retries never store it twice.
+//! Every request carries `sent_at`, the client's clock when it leaves (each retry anew), so
+//! the server corrects event timestamps for a client clock that is off.
 //! Events the server rejects are reported to an optional callback, never retried.
 //!
 //! ```no_run
@@ -13,6 +15,12 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::builder("http://127.0.0.1:8000", "eye_...").build()?;
 //! client.track("session-1", "page interaction", "pageview", json!({"host": "example.com", "path": "/"}))?;
+//! // With the user the application knows, and where the event happened:
+//! client
+//!     .event("session-1", "page interaction", "pageview", json!({"host": "example.com", "path": "/"}))
+//!     .user_id("user-42")
+//!     .context(json!({"page": {"url": "https://example.com/"}}))
+//!     .track()?;
 //! client.flush().await; // waits until everything tracked so far is accepted, rejected or failed
 //! println!("{:?}", client.stats());
 //! client.close().await;
@@ -34,6 +42,7 @@ mod export;
 mod live;
 mod query;
 mod stats;
+mod tracking;
 mod transport;
 mod worker;
 
@@ -51,4 +60,5 @@ pub use eye_types::{
 pub use live::{LiveFilter, LiveStream};
 pub use query::{ErrorFilter, EventFilter};
 pub use stats::Stats;
+pub use tracking::EventBuilder;
 pub use worker::Rejected;

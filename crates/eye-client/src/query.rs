@@ -5,6 +5,8 @@
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub session_id: Option<String>,
+    /// Only events sent with this `user_id`.
+    pub user_id: Option<String>,
     pub category: Option<String>,
     pub name: Option<String>,
     pub app: Option<String>,
@@ -22,6 +24,7 @@ impl EventFilter {
         set_pairs(
             &[
                 ("session_id", &self.session_id),
+                ("user_id", &self.user_id),
                 ("category", &self.category),
                 ("name", &self.name),
                 ("app", &self.app),

@@ -1,5 +1,5 @@
-//! HTTP to The Eye: posting batches (gzip above a size) and classifying the answer, and the
-//! GET requests of the query API.
+//! HTTP to The Eye: posting batches (`{"sent_at", "events"}`, gzip above a size) and
+//! classifying the answer, and the GET requests of the query API.
 
 use std::io::Write;
 use std::time::Duration;
@@ -53,7 +53,9 @@ impl Transport {
         })
     }
 
-    pub async fn post_events(&self, body: Vec<u8>) -> Answer {
+    /// Posts `events` (a JSON array) as one attempt, stamped with this attempt's `sent_at`.
+    pub async fn post_events(&self, events: &[u8]) -> Answer {
+        let body = batch_body(events, &crate::client::now_rfc3339());
         let mut request = self
             .http
             .post(format!("{}/v1/events", self.url))
@@ -217,6 +219,20 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(3600)))
 }
 
+/// `{"sent_at": ..., "events": [...]}`: `sent_at` is this client's clock when the request
+/// leaves, so the server can correct every event's timestamp for a clock that is off (it
+/// stores `received_at - (sent_at - timestamp)`). Made anew for every attempt: a retry is
+/// sent later, and its events are that much older.
+fn batch_body(events: &[u8], sent_at: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(events.len() + sent_at.len() + 32);
+    body.extend_from_slice(br#"{"sent_at":""#);
+    body.extend_from_slice(sent_at.as_bytes());
+    body.extend_from_slice(br#"","events":"#);
+    body.extend_from_slice(events);
+    body.push(b'}');
+    body
+}
+
 fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4),
@@ -224,4 +240,19 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     );
     encoder.write_all(body)?;
     encoder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_body;
+
+    #[test]
+    fn a_batch_travels_with_the_time_it_was_sent() {
+        let body = batch_body(br#"[{"name":"n"}]"#, "2021-01-01T09:15:27.5Z");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({"sent_at": "2021-01-01T09:15:27.5Z", "events": [{"name": "n"}]})
+        );
+    }
 }

@@ -92,7 +92,7 @@ async fn send(shared: &Shared, batch: Vec<Tracked>) {
         let body = body_of(&batch);
         let mut attempt = 0u32;
         loop {
-            match shared.transport.post_events(body.clone()).await {
+            match shared.transport.post_events(&body).await {
                 Answer::Verdicts(response) => {
                     resolve_verdicts(shared, &batch, &response.results);
                     break;
@@ -123,6 +123,7 @@ async fn send(shared: &Shared, batch: Vec<Tracked>) {
     }
 }
 
+/// The batch's events as one JSON array (the transport wraps it with `sent_at`).
 fn body_of(batch: &[Tracked]) -> Vec<u8> {
     let mut body = Vec::with_capacity(batch.iter().map(|t| t.json.len() + 1).sum::<usize>() + 2);
     body.push(b'[');

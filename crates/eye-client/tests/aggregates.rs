@@ -29,6 +29,8 @@ fn event(session: u32, category: &str, name: &str, minute: u32) -> Event {
         data: serde_json::Map::new(),
         timestamp: format!("2021-01-01 09:{minute:02}:{session:02}"),
         event_id: None,
+        user_id: None,
+        context: None,
     }
 }
 

@@ -85,6 +85,8 @@ async fn rejected_events_go_to_the_callback_and_are_not_retried() {
         data: serde_json::Map::new(),
         timestamp: "2021-02-30 10:00:00".into(),
         event_id: None,
+        user_id: None,
+        context: None,
     };
     let bad_id = client.track_event(bad).expect("track");
     pageview(&client, "s");

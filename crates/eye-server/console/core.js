@@ -125,8 +125,43 @@ export function showDetail(title, ...content) {
   $("#detail").hidden = false;
 }
 
-export function json(value) {
-  return el("pre", { class: "json" }, JSON.stringify(value, null, 2));
+export function json(value, attributes = {}) {
+  return el("pre", { class: "json", ...attributes }, JSON.stringify(value, null, 2));
+}
+
+/// The detail panel of a stored event: its fields (the user, and the timestamp as the client
+/// sent it when The Eye corrected the client's clock), then `data` and `context` as JSON.
+export function showEvent(event) {
+  const row = (label, id, ...value) => [el("dt", {}, label), el("dd", { id }, ...value)];
+  const corrected = event.original_timestamp && event.original_timestamp !== event.timestamp;
+  const fields = el("dl", { class: "fields" },
+    row("Timestamp", "event-timestamp", event.timestamp),
+    corrected ? row("Sent as", "event-original-timestamp", event.original_timestamp,
+      el("small", { class: "muted" }, ` (the client's clock, ${shift(event.original_timestamp, event.timestamp)})`)) : null,
+    row("Received", "event-received", event.received_at),
+    row("Type", "event-type", eventType(event)),
+    row("Application", "event-app", event.app),
+    row("Session", "event-session", el("a", { href: `#/session/${encodeURIComponent(event.session_id)}` }, event.session_id)),
+    row("User", "event-user", event.user_id
+      ? el("a", { href: `#/events${query({ user_id: event.user_id })}` }, event.user_id)
+      : el("span", { class: "muted" }, "none sent")),
+    event.event_id ? row("Event id", "event-event-id", event.event_id) : null,
+    event.schema_version !== null && event.schema_version !== undefined ? row("Schema version", "event-schema-version", event.schema_version) : null);
+  showDetail(`Event ${event.id}`, fields,
+    el("h3", {}, "Data"), json(event.data, { id: "event-data" }),
+    el("h3", {}, "Context"), event.context ? json(event.context, { id: "event-context" }) : el("p", { class: "muted", id: "event-context" }, "none sent"));
+}
+
+/// How far The Eye moved a timestamp: `corrected by +1 h 0 min 2.5 s`.
+function shift(original, timestamp) {
+  const ms = Date.parse(timestamp) - Date.parse(original);
+  const sign = ms < 0 ? "−" : "+";
+  let rest = Math.abs(ms) / 1000;
+  const parts = [];
+  if (rest >= 3600) { parts.push(`${Math.floor(rest / 3600)} h`); rest %= 3600; }
+  if (rest >= 60 || parts.length) { parts.push(`${Math.floor(rest / 60)} min`); rest %= 60; }
+  parts.push(`${Number(rest.toFixed(3))} s`);
+  return `corrected by ${sign}${parts.join(" ")}`;
 }
 
 export function failure(error) {

@@ -1,9 +1,9 @@
 // The Events page: filters, a paginated table, a row's full event, and Export.
 
-import { TIME_HINT, api, download, el, eventType, failure, field, filterForm, json, pick, query, showDetail, textField } from "./core.js";
+import { TIME_HINT, api, download, el, eventType, failure, field, filterForm, pick, query, showEvent, textField } from "./core.js";
 import { appPicker, knownValues, typePickers } from "./known.js";
 
-export const EVENT_FILTERS = ["session_id", "category", "name", "app", "from", "to"];
+export const EVENT_FILTERS = ["session_id", "user_id", "category", "name", "app", "from", "to"];
 const FORMATS = ["ndjson", "csv", "parquet"];
 
 export async function eventsPage(params) {
@@ -12,6 +12,7 @@ export async function eventsPage(params) {
   const view = el("div", {}, el("h1", {}, "Events"));
   view.append(filterForm([
     textField("session_id", "Session", filters),
+    textField("user_id", "User", filters),
     ...typePickers(known, filters),
     appPicker(known, filters),
     textField("from", "From (UTC)", filters, TIME_HINT),
@@ -19,17 +20,18 @@ export async function eventsPage(params) {
   ], (values) => { location.hash = `#/events${query(values)}`; }));
   view.append(exportBar(filters));
   const table = el("table", { id: "events-table" },
-    el("thead", {}, el("tr", {}, ["Timestamp", "App", "Session", "Type", "Data"].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["Timestamp", "App", "Session", "User", "Type", "Data"].map((h) => el("th", {}, h)))),
     el("tbody"));
   const pager = el("div", { class: "pager" });
   view.append(table, pager);
   const load = async (cursor) => {
     const page = await api(`/v1/events${query({ ...filters, cursor, limit: 50 })}`);
     for (const event of page.events) {
-      table.tBodies[0].append(el("tr", { onclick: () => showDetail(`Event ${event.id}`, json(event)) },
+      table.tBodies[0].append(el("tr", { onclick: () => showEvent(event) },
         el("td", {}, event.timestamp),
         el("td", {}, event.app),
         el("td", {}, el("a", { href: `#/session/${encodeURIComponent(event.session_id)}`, onclick: (e) => e.stopPropagation() }, event.session_id)),
+        el("td", { class: "nowrap" }, event.user_id || ""),
         el("td", {}, eventType(event)),
         el("td", { class: "data" }, JSON.stringify(event.data))));
     }

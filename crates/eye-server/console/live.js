@@ -1,7 +1,7 @@
 // The Live page: events as the node's worker stores them (`GET /v1/events/live`, server-sent
 // events read through fetch, which can send the bearer header that EventSource cannot).
 
-import { el, eventType, filterForm, json, pick, query, showDetail, store, textField } from "./core.js";
+import { el, eventType, filterForm, pick, query, showEvent, store, textField } from "./core.js";
 import { appPicker, knownValues, typePickers } from "./known.js";
 
 const LIVE_FILTERS = ["session_id", "category", "name", "app"];
@@ -42,7 +42,7 @@ async function follow(filters, table, status, signal) {
         const data = message.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
         if (!message.includes("event: event") || !data) continue;
         const event = JSON.parse(data);
-        table.tBodies[0].prepend(el("tr", { onclick: () => showDetail(`Event ${event.id}`, json(event)) },
+        table.tBodies[0].prepend(el("tr", { onclick: () => showEvent(event) },
           el("td", {}, event.timestamp), el("td", {}, event.app), el("td", {}, event.session_id),
           el("td", {}, eventType(event)), el("td", { class: "data" }, JSON.stringify(event.data))));
         while (table.tBodies[0].rows.length > 200) table.tBodies[0].deleteRow(-1);

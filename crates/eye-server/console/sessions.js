@@ -1,10 +1,10 @@
 // The Sessions page (the list, by last activity, with its filters) and one session's
 // timeline.
 
-import { TIME_HINT, api, count, el, eventType, failure, field, filterForm, json, pick, query, showDetail, textField } from "./core.js";
+import { TIME_HINT, api, count, el, eventType, failure, field, filterForm, pick, query, showEvent, textField } from "./core.js";
 import { appPicker, eventTypePicker, knownValues } from "./known.js";
 
-const SESSION_FILTERS = ["from", "to", "app", "min_events", "has_event", "order"];
+const SESSION_FILTERS = ["from", "to", "app", "user_id", "min_events", "has_event", "order"];
 
 export async function sessionsPage(params) {
   const filters = pick(params, SESSION_FILTERS);
@@ -17,6 +17,7 @@ export async function sessionsPage(params) {
       textField("from", "Active from (UTC)", filters, TIME_HINT),
       textField("to", "Active before (UTC)", filters, TIME_HINT),
       appPicker(known, filters),
+      textField("user_id", "User", filters),
       field("Min. events", el("input", { name: "min_events", type: "number", min: 1, value: filters.min_events || "", class: "narrow" })),
       eventTypePicker(known, filters),
       field("Order", order),
@@ -58,7 +59,7 @@ export async function sessionPage(sessionId) {
   const list = el("ol", { class: "timeline", id: "timeline" });
   let previous = null;
   for (const event of session.events) {
-    list.append(el("li", { onclick: () => showDetail(`Event ${event.id}`, json(event)) },
+    list.append(el("li", { onclick: () => showEvent(event) },
       el("span", { class: "gap" }, gap(previous, event.timestamp)),
       el("span", {}, event.timestamp),
       el("strong", {}, eventType(event)),

@@ -202,6 +202,9 @@ fn record(session: u8, category: u8, at: i64, sequence: u64) -> EventRecord {
         received_at: at,
         event_id: Some(event_id),
         schema_version: None,
+        user_id: None,
+        context: None,
+        original_timestamp: None,
     }
 }
 

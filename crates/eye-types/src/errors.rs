@@ -11,6 +11,16 @@ pub struct ErrorBody {
     pub error: ProblemDetail,
 }
 
+/// An error answer of the Segment-compatible routes: The Eye's `error`, and `code` and
+/// `message` at the top level too, where Segment's SDKs read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SegmentErrorBody {
+    pub code: String,
+    pub message: String,
+    pub error: ProblemDetail,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProblemDetail {

@@ -27,6 +27,15 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::EventId>))]
     pub event_id: Option<String>,
+    /// The user the application knows, when it knows one (Segment's `userId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::UserId>))]
+    pub user_id: Option<String>,
+    /// Where and how the event was sent: page, user agent, library, locale... At most
+    /// 8 KiB serialized. No schema judges it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::EventContext>))]
+    pub context: Option<Map<String, Value>>,
 }
 
 /// An event as stored, returned by `GET /v1/events` and `GET /v1/sessions/{id}`.
@@ -46,6 +55,17 @@ pub struct StoredEvent {
     pub event_id: Option<String>,
     /// Version of the schema that judged the event, when its type has one.
     pub schema_version: Option<i64>,
+    /// The user the application knows, if it sent one.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The event's `context` object, if it had one.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub context: Option<Value>,
+    /// The timestamp as the client sent it. It differs from `timestamp` when the request
+    /// said when it was sent (`sent_at`) and The Eye corrected the client's clock.
+    #[serde(default)]
+    pub original_timestamp: Option<String>,
 }
 
 /// One page of `GET /v1/events`.

@@ -39,3 +39,17 @@ pub struct EventError {
     /// JSON pointer to the offending value inside the event (`/data/element`), when there is one.
     pub path: Option<String>,
 }
+
+/// The answer of the Segment-compatible routes (`POST /v1/batch`, `/v1/track`...) to a body
+/// they understood: always 200, since the SDKs retry anything else; each message's verdict
+/// is in `results`, as for `POST /v1/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SegmentResponse {
+    /// Always `true`: the body was understood (which is what Segment's SDKs check).
+    pub success: bool,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// One entry per message, in request order.
+    pub results: Vec<EventResult>,
+}

@@ -15,9 +15,9 @@ mod stats;
 pub use admin::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList, SchemaInfo, SchemaList};
 pub use errors::{
     ErrorBody, ErrorPage, ErrorRecord, ErrorSummary, EventTypeCount, ProblemDetail, ReplayRequest,
-    ReplayResponse, ReplayTypeCount,
+    ReplayResponse, ReplayTypeCount, SegmentErrorBody,
 };
 pub use events::{Event, EventPage, SessionPage, StoredEvent};
-pub use ingest::{EventError, EventResult, IngestResponse};
+pub use ingest::{EventError, EventResult, IngestResponse, SegmentResponse};
 pub use lifecycle::{ErasureInfo, ErasureList, ErasureRequest, Retention, Usage};
 pub use stats::{EventStats, SessionInfo, SessionList, StatsKey, StatsPoint, StatsSeries};

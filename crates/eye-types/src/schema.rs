@@ -201,6 +201,42 @@ fn object_without_nul() -> Object {
         .build()
 }
 
+const SENT_AT_DESCRIPTION: &str = "When the client sent the request, by its own clock (a timestamp form as for `timestamp`). Every event's timestamp is then corrected for the client's clock: stored as `received_at - (sent_at - timestamp)`, the timestamp as sent kept as `original_timestamp`. Send it from clients whose clock may be wrong (browsers, phones)";
+
+/// The user id of an event.
+pub struct UserId;
+
+impl PartialSchema for UserId {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_IDENTIFIER_CHARS))
+            .pattern(Some(NO_CONTROL_CHARACTERS))
+            .description(Some(
+                "The user the application knows (Segment's `userId`): 1 to 128 characters, none of them a control character. `GET /v1/events?user_id=` and `GET /v1/sessions?user_id=` find its events and sessions",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for UserId {}
+
+/// The `context` of an event.
+pub struct EventContext;
+
+impl PartialSchema for EventContext {
+    fn schema() -> RefOr<Schema> {
+        let mut context = object_without_nul();
+        context.description = Some(
+            "Where and how the event was sent (page, user agent, library, locale...): a JSON object with no NUL in any string or key, at most 8 KiB serialized (else `invalid_field`). No schema judges it".to_owned(),
+        );
+        context.into()
+    }
+}
+
+impl ToSchema for EventContext {}
+
 /// The `data` of an event.
 pub struct EventData;
 
@@ -260,13 +296,15 @@ impl PartialSchema for EventArray {
 
 impl ToSchema for EventArray {}
 
-/// `{"events": [...]}`.
+/// `{"events": [...]}`, with `sent_at` for clock-skew correction.
 pub struct EventBatch;
 
 impl PartialSchema for EventBatch {
     fn schema() -> RefOr<Schema> {
+        let sent_at = string(&timestamp_pattern(), SENT_AT_DESCRIPTION);
         Object::builder()
             .property("events", reference::<EventArray>())
+            .property("sent_at", sent_at)
             .required("events")
             .additional_properties(Some(AdditionalProperties::FreeForm(false)))
             .into()

@@ -37,14 +37,17 @@ pub enum Command {
     ///
     /// Every event without an `event_id` gets one made from its content and its position (the
     /// line number, or the index in the array): sending the same file again, or a request
-    /// retried after a lost answer, stores nothing twice. Prints a summary (a table on a
-    /// terminal, one JSON object when piped) and exits 1 when any event was not accepted.
+    /// retried after a lost answer, stores nothing twice. Each request says when it was sent
+    /// (`sent_at`, this machine's clock), so the server corrects the timestamps by the
+    /// difference between this clock and its own. Prints a summary (a table on a terminal,
+    /// one JSON object when piped) and exits 1 when any event was not accepted.
     Send(SendArgs),
-    /// Query events by session, type, application and time: a table on a terminal, JSON lines when piped.
+    /// Query events by session, user, type, application and time: a table on a terminal, JSON
+    /// lines when piped.
     Events(EventsArgs),
-    /// List sessions by last activity (newest first), filtered by time, application, event
-    /// count or an event type they hold; or, given a session id, that session: its summary
-    /// and its events in time order.
+    /// List sessions by last activity (newest first), filtered by time, application, user,
+    /// event count or an event type they hold; or, given a session id, that session: its
+    /// summary and its events in time order.
     Sessions(SessionArgs),
     /// Count events (or sessions) per minute, hour or day, in one series per application,
     /// category or name: a table on a terminal, one JSON object when piped.
@@ -112,6 +115,10 @@ pub struct EventFilters {
     /// Only this session's events.
     #[arg(long)]
     pub session_id: Option<String>,
+    /// Only the events of this user: those sent with this `user_id` (the user the
+    /// application knows).
+    #[arg(long = "user", visible_alias = "user-id", value_name = "USER_ID")]
+    pub user: Option<String>,
     /// Only events of this category (e.g. "page interaction").
     #[arg(long)]
     pub category: Option<String>,

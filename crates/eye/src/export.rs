@@ -18,8 +18,9 @@ use crate::remote::{explain, query_client};
 pub struct ExportArgs {
     #[command(flatten)]
     pub remote: Remote,
-    /// File format: `ndjson` (one JSON object per line), `csv` (a header row, `data` as a
-    /// JSON string) or `parquet` (typed columns, for pandas, Polars, DuckDB, Spark).
+    /// File format: `ndjson` (one JSON object per line), `csv` (a header row, `data` and
+    /// `context` as JSON strings) or `parquet` (typed columns, for pandas, Polars, DuckDB,
+    /// Spark).
     #[arg(long, value_enum, default_value = "ndjson")]
     pub format: FileFormat,
     /// The file to write; standard output when absent or `-`. It is written as `FILE.partial`
@@ -64,8 +65,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let filters = args.filters.clone();
     let format = args.format.client();
     let stream = if args.errors {
-        if filters.session_id.is_some() {
-            anyhow::bail!("--session-id does not apply to --errors (filter by --app, --category, --name, --code, --from, --to)");
+        if filters.session_id.is_some() || filters.user.is_some() {
+            anyhow::bail!("--session-id and --user do not apply to --errors (filter by --app, --category, --name, --code, --from, --to)");
         }
         let filter = ErrorFilter {
             code: args.code.clone(),
@@ -80,6 +81,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     } else {
         let filter = EventFilter {
             session_id: filters.session_id,
+            user_id: filters.user,
             category: filters.category,
             name: filters.name,
             app: filters.app,

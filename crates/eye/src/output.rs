@@ -111,15 +111,18 @@ pub const EVENT_COLUMNS: Columns = Columns(&[
     ("TIMESTAMP", 27),
     ("APP", 8),
     ("SESSION", 12),
+    ("USER", 8),
     ("TYPE", 20),
     ("DATA", 0),
 ]);
 
+/// An event's row; `USER` is `-` when the event has no `user_id`.
 pub fn event_cells(event: &StoredEvent) -> Vec<String> {
     vec![
         event.timestamp.clone(),
         event.app.clone(),
         event.session_id.clone(),
+        event.user_id.clone().unwrap_or_else(|| "-".to_owned()),
         format!("{} / {}", event.category, event.name),
         clip(&event.data.to_string(), 80),
     ]

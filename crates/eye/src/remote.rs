@@ -71,6 +71,7 @@ fn hint(error: &ClientError) -> String {
 fn event_filter(filters: &EventFilters) -> EventFilter {
     EventFilter {
         session_id: filters.session_id.clone(),
+        user_id: filters.user.clone(),
         category: filters.category.clone(),
         name: filters.name.clone(),
         app: filters.app.clone(),
@@ -318,7 +319,12 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
     }
     let mut printed = 0;
     while let Some(event) = stream.next().await {
-        print_followed(format, &event.map_err(explain)?)?;
+        let event = event.map_err(explain)?;
+        // The live stream has no user filter: the events of other users are skipped here.
+        if args.filters.user.is_some() && event.user_id != args.filters.user {
+            continue;
+        }
+        print_followed(format, &event)?;
         printed += 1;
         if args.max_events.is_some_and(|max| printed >= max) {
             break;

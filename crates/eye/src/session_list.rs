@@ -22,6 +22,15 @@ pub struct SessionFilters {
     /// Only sessions with events of this application.
     #[arg(long, conflicts_with = "session_id")]
     pub app: Option<String>,
+    /// Only the sessions of this user: those with an event sent with this `user_id` (the
+    /// user the application knows).
+    #[arg(
+        long = "user",
+        visible_alias = "user-id",
+        value_name = "USER_ID",
+        conflicts_with = "session_id"
+    )]
+    pub user: Option<String>,
     /// Only sessions with at least this many events.
     #[arg(long, value_name = "N", conflicts_with = "session_id")]
     pub min_events: Option<u64>,
@@ -81,6 +90,7 @@ pub async fn list(args: SessionArgs) -> anyhow::Result<()> {
         from: filters.from,
         to: filters.to,
         app: filters.app,
+        user_id: filters.user,
         min_events: filters.min_events,
         has_event: filters.has_event,
         order: filters.order.map(|order| {

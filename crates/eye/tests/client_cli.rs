@@ -123,7 +123,14 @@ async fn send_then_query_from_the_command_line() {
     );
     let newest = json_lines(&stdout);
     assert_eq!(newest.len(), 2);
-    assert_eq!(newest[0]["timestamp"], "2021-01-01T10:00:01.000000Z");
+    // `eye send` says when it sent (`sent_at`): the server moves the timestamp by the
+    // transit time (this machine's clock is the server's) and keeps the one in the file.
+    assert_eq!(
+        newest[0]["original_timestamp"],
+        "2021-01-01T10:00:01.000000Z"
+    );
+    let stored = newest[0]["timestamp"].as_str().expect("timestamp");
+    assert!(stored.starts_with("2021-01-01T10:00:0"), "{stored}");
 
     let (_, stdout, stderr) = run(
         &[

@@ -366,3 +366,81 @@ fn the_query_api_examples_run_as_written() {
         "{submitted}"
     );
 }
+
+#[test]
+fn the_segment_examples_run_as_written() {
+    let script = blocks_under("## Segment-compatible ingest", "sh")
+        .into_iter()
+        .next()
+        .expect("the block of examples");
+    let work = tempfile::tempdir().expect("tempdir");
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut lines = vec![
+        "set -euo pipefail".to_owned(),
+        "curl() { command curl --max-time 10 -f \"$@\"; printf '\\n== curl done\\n'; }".to_owned(),
+        "QUERY=$(\"$EYE\" keys create --data-dir eye-data --app analytics --scope query 2>/dev/null)"
+            .to_owned(),
+        "INGEST=$(\"$EYE\" keys create --data-dir eye-data --app shop --scope ingest 2>/dev/null)"
+            .to_owned(),
+        format!(
+            "\"$EYE\" serve --data-dir eye-data --schemas schemas --listen {address} >/dev/null 2>server.log &"
+        ),
+        "SERVER=$!; trap 'kill $SERVER' EXIT".to_owned(),
+        wait_until(
+            &format!("command curl -sf http://{address}/readyz >/dev/null"),
+            "the server is not ready",
+        ),
+    ];
+    for line in script.lines() {
+        // A reader types the query a moment after sending; the test waits for the store.
+        if line.contains("/v1/events?") {
+            lines.push(wait_until(
+                &format!("command curl -s http://{address}/readyz | grep -q '\"queue_depth\":0'"),
+                "the queue is not drained",
+            ));
+        }
+        lines.push(line.replace("localhost:8000", &address));
+    }
+    let stdout = run_with_schemas(work.path(), &lines, None, "Segment examples");
+    let [batch, single, events] = &curl_outputs(&stdout)[..] else {
+        panic!("three answers expected:\n{stdout}");
+    };
+    assert_eq!(batch["success"], true, "{batch}");
+    assert_eq!(
+        (&batch["accepted"], &batch["rejected"]),
+        (&6.into(), &0.into()),
+        "{batch}"
+    );
+    assert_eq!(
+        (&single["success"], &single["accepted"]),
+        (&true.into(), &1.into()),
+        "{single}"
+    );
+    let events = events["events"].as_array().expect("events");
+    let found: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["category"].as_str().unwrap_or("?"),
+                e["name"].as_str().unwrap_or("?"),
+                e["event_id"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("page interaction", "cta click", "m-1"),
+            ("identify", "identify", "m-4"),
+            ("group", "group", "m-5"),
+            ("alias", "alias", "m-6"),
+            ("track", "signup", "m-7"),
+        ],
+        "the user's events: those sent with userId"
+    );
+    assert_eq!(events[0]["context"]["library"]["name"], "analytics-python");
+    assert_eq!(
+        events[0]["schema_version"], 1,
+        "judged by the brief's schema"
+    );
+}

@@ -81,13 +81,22 @@ def host_of(request: Any) -> str:
         return str(request.META.get("SERVER_NAME", "")) or "unknown"
 
 
-def track(request: Any, category: str, name: str, data: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+def track(
+    request: Any,
+    category: str,
+    name: str,
+    data: Optional[Mapping[str, Any]] = None,
+    *,
+    user_id: Optional[str] = None,
+    context: Optional[Mapping[str, Any]] = None,
+) -> Optional[str]:
     """Tracks an event for the session of ``request``; adds ``host`` and ``path`` (without
-    the query string) to ``data`` unless given. Returns the event id, or None when not
+    the query string) to ``data`` unless given. ``user_id`` and ``context`` go as given (the
+    integration never adds a user of its own). Returns the event id, or None when not
     configured or dropped."""
     client = get_client()
     if client is None:
         return None
     payload = {"host": host_of(request), "path": request.path}
     payload.update(data or {})
-    return client.track(session_id_for(request), category, name, payload)
+    return client.track(session_id_for(request), category, name, payload, user_id=user_id, context=context)

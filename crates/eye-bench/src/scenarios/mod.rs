@@ -213,6 +213,9 @@ fn record(source: &mut EventSource, at: i64) -> EventRecord {
         received_at: at,
         event_id: Some(event_id),
         schema_version: Some(1),
+        user_id: None,
+        context: None,
+        original_timestamp: None,
     }
 }
 

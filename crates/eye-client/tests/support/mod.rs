@@ -67,6 +67,8 @@ pub enum Fault {
 pub struct Seen {
     pub at: Instant,
     pub head: String,
+    /// The body, decompressed when it was gzipped.
+    pub body: Vec<u8>,
 }
 
 pub struct FaultProxy {
@@ -112,6 +114,7 @@ async fn handle(
     seen.lock().expect("lock").push(Seen {
         at: Instant::now(),
         head: head.clone(),
+        body: decompressed(&head, &body),
     });
     let fault = faults.lock().expect("lock").pop_front();
     match fault {
@@ -138,6 +141,16 @@ async fn handle(
             client.write_all(&response).await
         }
     }
+}
+
+fn decompressed(head: &str, body: &[u8]) -> Vec<u8> {
+    if !head.to_ascii_lowercase().contains("content-encoding: gzip") {
+        return body.to_vec();
+    }
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut plain)
+        .expect("a gzip body");
+    plain
 }
 
 /// Sends one request upstream with `Connection: close` and returns the whole response.

@@ -75,6 +75,11 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
         .ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must read `Bearer <key>`")
         })?;
+    principal_of(secret, state).await
+}
+
+/// The live key whose secret is `secret`, as its principal.
+pub(super) async fn principal_of(secret: &str, state: &AppState) -> Result<Principal, ApiError> {
     if secret.len() > MAX_KEY_CHARS || !secret.starts_with(keys::KEY_PREFIX) {
         return Err(ApiError::unauthorized("unknown API key"));
     }

@@ -14,6 +14,8 @@ use serde_json::value::RawValue;
 use super::api_error::ApiError;
 use super::bounded_body::read_bounded;
 use crate::ingest::json;
+use crate::ingest::validation::parse_timestamp;
+use crate::model::timestamp::Micros;
 
 pub struct BodyLimits {
     pub max_body_bytes: usize,
@@ -42,6 +44,8 @@ impl From<ApiError> for Refusal {
 /// (decompressed), for the raw input of the rejected ones.
 pub struct Events {
     pub events: Vec<Value>,
+    /// The batch's `sent_at`: when the client sent it, by its own clock.
+    pub sent_at: Option<Micros>,
     text: Vec<u8>,
     shape: Shape,
 }
@@ -79,9 +83,31 @@ pub async fn read_events(
     body: Body,
     limits: &BodyLimits,
 ) -> Result<Events, Refusal> {
-    check_content_type(headers)?;
+    check_content_type(headers, false)?;
     let gzipped = is_gzipped(headers)?;
-    let bytes = tokio::time::timeout(
+    let bytes = read_within_timeout(body, limits).await?;
+    parse_body(bytes, gzipped, limits)
+}
+
+/// A JSON body of the Segment-compatible routes, decompressed: `application/json` or, as
+/// browsers send it to avoid a preflight, `text/plain`.
+pub async fn read_json_text(
+    headers: &HeaderMap,
+    body: Body,
+    limits: &BodyLimits,
+) -> Result<Vec<u8>, Refusal> {
+    check_content_type(headers, true)?;
+    let gzipped = is_gzipped(headers)?;
+    let bytes = read_within_timeout(body, limits).await?;
+    if gzipped {
+        gunzip(&bytes, limits.max_decompressed_bytes)
+    } else {
+        Ok(bytes)
+    }
+}
+
+async fn read_within_timeout(body: Body, limits: &BodyLimits) -> Result<Vec<u8>, ApiError> {
+    tokio::time::timeout(
         limits.body_timeout,
         read_bounded(body, limits.max_body_bytes, "send fewer events per request"),
     )
@@ -95,8 +121,7 @@ pub async fn read_events(
                 limits.body_timeout.as_secs()
             ),
         )
-    })??;
-    parse_body(bytes, gzipped, limits)
+    })?
 }
 
 /// The events of a body already read (gzip-compressed when `gzipped`): decompression within
@@ -128,7 +153,7 @@ pub fn parse_body(bytes: Vec<u8>, gzipped: bool, limits: &BodyLimits) -> Result<
         error: ApiError::malformed_json(format!("the body is not valid JSON: {error}")),
         raw: bytes.clone(),
     })?;
-    let (events, shape) = into_events(document).map_err(|error| Refusal {
+    let (events, shape, sent_at) = into_events(document).map_err(|error| Refusal {
         error,
         raw: bytes.clone(),
     })?;
@@ -144,12 +169,13 @@ pub fn parse_body(bytes: Vec<u8>, gzipped: bool, limits: &BodyLimits) -> Result<
     }
     Ok(Events {
         events,
+        sent_at,
         text: bytes,
         shape,
     })
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_content_type(headers: &HeaderMap, text_plain_too: bool) -> Result<(), ApiError> {
     let Some(value) = headers.get(CONTENT_TYPE) else {
         return Ok(());
     };
@@ -163,7 +189,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         .to_ascii_lowercase();
     let is_json = essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if is_json {
+    if is_json || (text_plain_too && essence == "text/plain") {
         Ok(())
     } else {
         Err(ApiError::unsupported_media_type(format!(
@@ -208,13 +234,17 @@ fn gunzip(compressed: &[u8], max_bytes: usize) -> Result<Vec<u8>, Refusal> {
     Ok(out)
 }
 
-fn into_events(document: Value) -> Result<(Vec<Value>, Shape), ApiError> {
+fn into_events(document: Value) -> Result<(Vec<Value>, Shape, Option<Micros>), ApiError> {
+    let mut sent_at = None;
     let (events, shape) = match document {
         Value::Array(events) => (events, Shape::Array),
         Value::Object(mut object) if object.contains_key("events") => {
+            if let Some(value) = object.remove("sent_at") {
+                sent_at = Some(read_sent_at(&value)?);
+            }
             let (1, Some(Value::Array(events))) = (object.len(), object.remove("events")) else {
                 return Err(ApiError::invalid_body(
-                    "a batch object must be exactly {\"events\": [...]}",
+                    "a batch object must be exactly {\"events\": [...]}, with \"sent_at\" if you like",
                 ));
             };
             (events, Shape::Batch)
@@ -229,7 +259,16 @@ fn into_events(document: Value) -> Result<(Vec<Value>, Shape), ApiError> {
     if events.is_empty() {
         return Err(ApiError::invalid_body("the request holds no events"));
     }
-    Ok((events, shape))
+    Ok((events, shape, sent_at))
+}
+
+/// A batch's `sent_at`.
+fn read_sent_at(value: &Value) -> Result<Micros, ApiError> {
+    value.as_str().and_then(parse_timestamp).ok_or_else(|| {
+        ApiError::invalid_body(
+            "`sent_at` must be the time the request was sent, as a timestamp string such as \"2021-01-01T09:15:27.243Z\""
+        )
+    })
 }
 
 #[cfg(test)]

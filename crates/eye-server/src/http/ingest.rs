@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use eye_types::{EventError, EventResult, IngestResponse};
+use serde_json::Value;
 
 use super::AppState;
 use super::api_error::ApiError;
@@ -16,7 +17,7 @@ use super::auth::{Authorized, IngestScope, Principal};
 use super::body::{Refusal, read_events};
 use crate::auth::keys;
 use crate::ingest::validation::{
-    RejectCode, Rejection, Rules, protect_refused_body, validate_event,
+    RejectCode, Rejection, Rules, protect_refused_body, validate_sent_event,
 };
 use crate::model::ids;
 use crate::model::timestamp::{Micros, now_micros};
@@ -52,21 +53,95 @@ pub async fn ingest(
         Ok(body) => body,
         Err(refusal) => return Err(record_refusal(&state, &principal, refusal, received_at).await),
     };
-    let events = &body.events;
-    if let Some(limiter) = &state.rate_limit {
-        limiter.check(&principal.app, events.len())?;
-    }
+    let clock_offset = body.sent_at.map_or(0, |sent_at| received_at - sent_at);
+    let candidates = body
+        .events
+        .iter()
+        .map(|event| Candidate::Event {
+            event,
+            clock_offset,
+        })
+        .collect();
     // Read again only when an event is rejected, for the text of each as sent.
     let mut raw_events = None;
-    let mut messages = Vec::with_capacity(events.len());
-    let mut results = Vec::with_capacity(events.len());
+    let mut as_sent = |index: usize| {
+        raw_events
+            .get_or_insert_with(|| body.raw_events())
+            .as_ref()
+            .and_then(|raw| raw.get(index).map(|text| (*text).to_owned()))
+    };
+    let verdicts =
+        judge_and_queue(&state, &principal, candidates, &mut as_sent, received_at).await?;
+    let status = if verdicts.accepted > 0 {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(verdicts)).into_response())
+}
+
+/// One event of a request, to be judged: an event object, or a message that could not even
+/// be read as one (a Segment message without a type, say), already refused.
+pub(super) enum Candidate<'a> {
+    Event {
+        event: &'a Value,
+        /// `received_at - sent_at`, 0 when the client did not say when it sent the request.
+        clock_offset: Micros,
+    },
+    Refused {
+        rejection: Box<Rejection>,
+        /// What to keep as its raw input.
+        raw: String,
+    },
+}
+
+/// Judges every candidate of one request from `principal`, queues the accepted events and the
+/// rejections in one durable publish, counts them in the metrics, and gives the verdicts.
+/// `as_sent` gives a rejected event's text as sent, by index, when there is one (else the
+/// event re-serialised is kept).
+pub(super) async fn judge_and_queue(
+    state: &AppState,
+    principal: &Principal,
+    candidates: Vec<Candidate<'_>>,
+    as_sent: &mut (dyn FnMut(usize) -> Option<String> + Send),
+    received_at: Micros,
+) -> Result<IngestResponse, ApiError> {
+    if let Some(limiter) = &state.rate_limit {
+        limiter.check(&principal.app, candidates.len())?;
+    }
+    let mut messages = Vec::with_capacity(candidates.len());
+    let mut results = Vec::with_capacity(candidates.len());
     let mut accepted = 0;
-    let rules = rules_for(&state, &principal.app);
+    let rules = rules_for(state, &principal.app);
     let mut suppressed = 0;
-    for (index, event) in events.iter().enumerate() {
-        match validate_event(event, received_at, &rules, &state.schemas) {
+    let max_bytes = state.config.max_raw_error_bytes;
+    for (index, candidate) in candidates.into_iter().enumerate() {
+        let (event, clock_offset) = match candidate {
+            Candidate::Event {
+                event,
+                clock_offset,
+            } => (event, clock_offset),
+            Candidate::Refused { rejection, raw } => {
+                results.push(EventResult::Rejected {
+                    index,
+                    error: event_error(&rejection),
+                });
+                let raw = raw_input(&raw, max_bytes);
+                messages.push(QueueMessage::Error(error_entry(
+                    principal,
+                    *rejection,
+                    raw,
+                    received_at,
+                )));
+                continue;
+            }
+        };
+        match validate_sent_event(event, received_at, clock_offset, &rules, &state.schemas) {
             Ok(valid) => {
-                let id = ids::event_id(&principal.app, valid.event_id.as_deref(), valid.timestamp);
+                // From the client's own timestamp, which a retry repeats exactly, so that a
+                // retried request answers with the id already stored.
+                let client_timestamp = valid.original_timestamp.unwrap_or(valid.timestamp);
+                let id = ids::event_id(&principal.app, valid.event_id.as_deref(), client_timestamp);
                 results.push(EventResult::Accepted {
                     index,
                     id: id.to_string(),
@@ -89,24 +164,19 @@ pub async fn ingest(
                     index,
                     error: event_error(&rejection),
                 });
-                let max_bytes = state.config.max_raw_error_bytes;
                 // With PII rules, the event as they left it: never the clear values as sent.
                 let raw = if let Some(protected) = rejection.protected_raw.take() {
                     raw_input(&protected, max_bytes)
                 } else {
-                    let as_sent = raw_events
-                        .get_or_insert_with(|| body.raw_events())
-                        .as_ref()
-                        .and_then(|raw| raw.get(index).copied());
                     // A body these events were parsed from always reads again; were it not
                     // to, the event re-serialised is the next best record.
-                    match as_sent {
-                        Some(text) => raw_input(text, max_bytes),
+                    match as_sent(index) {
+                        Some(text) => raw_input(&text, max_bytes),
                         None => raw_input(&event.to_string(), max_bytes),
                     }
                 };
                 messages.push(QueueMessage::Error(error_entry(
-                    &principal,
+                    principal,
                     *rejection,
                     raw,
                     received_at,
@@ -126,20 +196,11 @@ pub async fn ingest(
     });
     metrics::events_judged(accepted, rejected_codes);
     let rejected = results.len() - accepted;
-    let status = if accepted > 0 {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok((
-        status,
-        Json(IngestResponse {
-            accepted,
-            rejected,
-            results,
-        }),
-    )
-        .into_response())
+    Ok(IngestResponse {
+        accepted,
+        rejected,
+        results,
+    })
 }
 
 /// The rules for events of `app`: the deployment's, with the application's retention.
@@ -189,7 +250,7 @@ fn error_entry(
 
 /// Keeps a refused body in the error store (best effort: the refusal is answered either
 /// way), and gives back the error to answer with.
-async fn record_refusal(
+pub(super) async fn record_refusal(
     state: &AppState,
     principal: &Principal,
     refusal: Refusal,

@@ -20,6 +20,7 @@ pub mod params;
 mod query;
 mod rate_limit;
 mod schemas;
+pub mod segment;
 mod serve;
 mod session_list;
 mod stats;
@@ -98,6 +99,19 @@ pub const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/v1/schemas/validate", Some("admin")),
     ("GET", "/docs", None),
     ("POST", "/v1/events", Some("ingest")),
+    ("POST", "/v1/batch", Some("ingest")),
+    ("POST", "/v1/track", Some("ingest")),
+    ("POST", "/v1/t", Some("ingest")),
+    ("POST", "/v1/page", Some("ingest")),
+    ("POST", "/v1/p", Some("ingest")),
+    ("POST", "/v1/screen", Some("ingest")),
+    ("POST", "/v1/s", Some("ingest")),
+    ("POST", "/v1/identify", Some("ingest")),
+    ("POST", "/v1/i", Some("ingest")),
+    ("POST", "/v1/group", Some("ingest")),
+    ("POST", "/v1/g", Some("ingest")),
+    ("POST", "/v1/alias", Some("ingest")),
+    ("POST", "/v1/a", Some("ingest")),
     ("GET", "/v1/events", Some("query")),
     ("GET", "/v1/events/export", Some("query")),
     ("GET", "/v1/sessions/{session_id}", Some("query")),
@@ -150,6 +164,20 @@ pub fn router(state: AppState) -> Router {
         (false, true) => router.route("/v1/events", get(query::list_events)),
         (false, false) => router,
     };
+    if role.serves_ingest() {
+        router = router.route("/v1/batch", post(segment::batch));
+        let handlers = [
+            post(segment::track),
+            post(segment::page),
+            post(segment::screen),
+            post(segment::identify),
+            post(segment::group),
+            post(segment::alias),
+        ];
+        for ((long, short), handler) in segment::SINGLE_MESSAGE_ROUTES.into_iter().zip(handlers) {
+            router = router.route(long, handler.clone()).route(short, handler);
+        }
+    }
     if role.serves_queries() {
         router = router
             .route("/", get(console::index))
@@ -184,6 +212,8 @@ pub fn router(state: AppState) -> Router {
             std::time::Duration::from_secs(state.config.request_timeout_secs),
             serve::request_timeout,
         ))
+        // Outside the timeout, so that its answer on a Segment route has them too.
+        .layer(axum::middleware::from_fn(segment::top_level_errors))
         .layer(axum::middleware::from_fn_with_state(
             access_log::AccessLog::new(state.config.access_log_max_per_sec),
             access_log::log_request,

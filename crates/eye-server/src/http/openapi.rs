@@ -11,8 +11,8 @@ use utoipa::openapi::{
 use utoipa::{IntoResponses, Modify, OpenApi};
 
 use super::{
-    erasures, error_store, export, health, ingest, keys, live, query, schemas, session_list, stats,
-    usage,
+    erasures, error_store, export, health, ingest, keys, live, query, schemas, segment,
+    session_list, stats, usage,
 };
 use crate::config::Config;
 
@@ -24,6 +24,13 @@ use crate::config::Config;
     ),
     paths(
         ingest::ingest,
+        segment::batch,
+        segment::track,
+        segment::page,
+        segment::screen,
+        segment::identify,
+        segment::group,
+        segment::alias,
         query::list_events,
         query::session,
         session_list::list_sessions,
@@ -55,6 +62,8 @@ use crate::config::Config;
         eye_types::Event,
         eye_types::schema::EventArray,
         eye_types::schema::EventBatch,
+        eye_types::schema::EventContext,
+        eye_types::schema::UserId,
         eye_types::schema::EventData,
         eye_types::schema::EventId,
         eye_types::schema::EventType,
@@ -72,9 +81,10 @@ use crate::config::Config;
         super::params::SortOrder,
         super::export::ExportFormat,
     )),
-    modifiers(&BearerKeys, &OptionalReplayBody),
+    modifiers(&BearerKeys, &OptionalReplayBody, &ShortSegmentPaths),
     tags(
         (name = "ingest", description = "Sending events (ingest scope)"),
+        (name = "segment", description = "Segment-compatible tracking API (ingest scope): `/v1/batch`, `/v1/track`, `/v1/page`, `/v1/screen`, `/v1/identify`, `/v1/group`, `/v1/alias` and their one-letter forms; the key as Basic username, Bearer token or `writeKey` in the body"),
         (name = "query", description = "Reading events and sessions (query scope)"),
         (name = "errors", description = "The error store (query scope); replay (admin scope)"),
         (name = "schemas", description = "Per-type JSON Schemas (admin scope)"),
@@ -94,6 +104,32 @@ impl Modify for BearerKeys {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        // The Segment-compatible routes also read the key as Basic credentials' username.
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+    }
+}
+
+/// The one-letter forms of the Segment single-message routes (`/v1/t` for `/v1/track`...)
+/// are the same operations under a second path.
+struct ShortSegmentPaths;
+
+impl Modify for ShortSegmentPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (long, short) in segment::SINGLE_MESSAGE_ROUTES {
+            if let Some(item) = openapi.paths.paths.get(long).cloned() {
+                let mut item = item;
+                if let Some(operation) = item.post.as_mut() {
+                    operation.operation_id = operation
+                        .operation_id
+                        .as_ref()
+                        .map(|id| format!("{id}_short"));
+                }
+                openapi.paths.paths.insert(short.to_owned(), item);
+            }
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use crate::store::{EventQuery, Order, Position};
 
 pub(crate) const EVENT_PARAMS: &[&str] = &[
     "session_id",
+    "user_id",
     "category",
     "name",
     "app",
@@ -35,6 +36,7 @@ pub(crate) const SESSION_PARAMS: &[&str] = &["order", "limit", "cursor"];
     security(("bearer" = [])),
     params(
         ("session_id" = Option<Identifier>, Query, description = "Only this session"),
+        ("user_id" = Option<eye_types::schema::UserId>, Query, description = "Only events sent with this `user_id`"),
         ("category" = Option<Identifier>, Query, description = "Only this category"),
         ("name" = Option<Identifier>, Query, description = "Only this event name"),
         ("app" = Option<Identifier>, Query, description = "Only events of this application"),
@@ -58,6 +60,7 @@ pub async fn list_events(
     let params = Params::parse(raw.as_deref(), EVENT_PARAMS)?;
     let query = EventQuery {
         session_id: params.identifier("session_id")?,
+        user_id: params.identifier("user_id")?,
         category: params.identifier("category")?,
         name: params.identifier("name")?,
         app: params.identifier("app")?,
@@ -148,5 +151,13 @@ pub(super) fn stored_event(record: EventRecord) -> StoredEvent {
         received_at: format_micros(record.received_at),
         event_id: record.event_id,
         schema_version: record.schema_version,
+        user_id: record.user_id,
+        context: record
+            .context
+            .map(|context| serde_json::from_str(&context).unwrap_or(Value::String(context))),
+        // The client's own timestamp: the stored one unless a correction moved it.
+        original_timestamp: Some(format_micros(
+            record.original_timestamp.unwrap_or(record.timestamp),
+        )),
     }
 }

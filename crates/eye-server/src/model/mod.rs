@@ -24,6 +24,44 @@ pub struct EventRecord {
     pub received_at: Micros,
     pub event_id: Option<String>,
     pub schema_version: Option<i64>,
+    /// The user the sending application knows (Segment's `userId`), 1-128 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The `context` object (page, user agent, library...), serialized JSON. Queued as JSON
+    /// in the message, like `data`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_data_json"
+    )]
+    pub context: Option<String>,
+    /// The timestamp the client sent, when The Eye corrected it for the client's clock
+    /// (`timestamp` is then the corrected one); `None` when `timestamp` is as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_timestamp: Option<Micros>,
+}
+
+/// [`data_json`] for a field that may be absent.
+mod optional_data_json {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        data: &Option<String>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match data {
+            Some(data) => super::data_json::serialize(data, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super::data_json")] String);
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(text)| text))
+    }
 }
 
 /// How a queued event carries its `data`: as the JSON object itself, so that neither ingest
@@ -229,6 +267,9 @@ mod tests {
             received_at: 1_700_000_000_000_001,
             event_id: Some("e-1".into()),
             schema_version: Some(2),
+            user_id: Some("u-1".into()),
+            context: Some(r#"{"page":{"url":"https://shop.example.com/"}}"#.into()),
+            original_timestamp: Some(1_699_999_880_000_000),
         }
     }
 
@@ -241,8 +282,27 @@ mod tests {
             wire["Event"]["data"].is_object(),
             "data is an object on the wire, not a string: {encoded}"
         );
+        assert!(wire["Event"]["context"].is_object(), "{encoded}");
         let decoded: QueueMessage = serde_json::from_str(&encoded).expect("decode");
         assert_eq!(decoded, message);
+    }
+
+    #[test]
+    fn a_message_queued_before_user_and_context_decodes_without_them() {
+        let mut legacy = serde_json::to_value(QueueMessage::Event(event())).expect("value");
+        for field in ["user_id", "context", "original_timestamp"] {
+            legacy["Event"]
+                .as_object_mut()
+                .expect("event")
+                .remove(field);
+        }
+        let QueueMessage::Event(decoded) = serde_json::from_value(legacy).expect("decode") else {
+            panic!("an event");
+        };
+        assert_eq!(
+            (decoded.user_id, decoded.context, decoded.original_timestamp),
+            (None, None, None)
+        );
     }
 
     #[test]

@@ -114,6 +114,9 @@ mod tests {
             received_at,
             event_id: None,
             schema_version: None,
+            user_id: None,
+            context: None,
+            original_timestamp: None,
         }
     }
 

@@ -59,6 +59,8 @@ pub struct Position {
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
     pub session_id: Option<String>,
+    /// Events sent with this `user_id`.
+    pub user_id: Option<String>,
     pub category: Option<String>,
     pub name: Option<String>,
     pub app: Option<String>,

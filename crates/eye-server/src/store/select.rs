@@ -25,7 +25,10 @@ pub trait Statement {
 }
 
 /// `AND column = value` for every filter that is set.
-fn equalities(statement: &mut impl Statement, filters: [(&str, &Option<String>); 4]) {
+fn equalities<const N: usize>(
+    statement: &mut impl Statement,
+    filters: [(&str, &Option<String>); N],
+) {
     for (column, filter) in filters {
         if let Some(value) = filter {
             let placeholder = statement.bind(Bound::Text(value.clone()));
@@ -51,12 +54,14 @@ fn time_range(
     }
 }
 
-/// The filters and time range of an event query (on `ts`).
+/// The filters and time range of an event query (on `ts`). `user_id = ?` implies
+/// `user_id IS NOT NULL`, so both stores may read the partial index `events_by_user`.
 pub fn event_filters(statement: &mut impl Statement, query: &EventQuery) {
     equalities(
         statement,
         [
             ("session_id", &query.session_id),
+            ("user_id", &query.user_id),
             ("category", &query.category),
             ("name", &query.name),
             ("app", &query.app),

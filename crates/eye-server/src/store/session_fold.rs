@@ -24,6 +24,9 @@ pub struct SessionFold<'a> {
     pub apps: BTreeSet<(&'a str, &'a str)>,
     /// Every (session id, category, name) triple, in key order, for `has_event` filters.
     pub types: BTreeSet<(&'a str, &'a str, &'a str)>,
+    /// Every (session id, user id) pair of the events sent with a user, in key order, for
+    /// the session list's `user_id` filter.
+    pub users: BTreeSet<(&'a str, &'a str)>,
     /// The event counts the batch adds (session starts are added as summaries are written).
     pub rollup: RollupDelta,
 }
@@ -47,6 +50,9 @@ impl<'a> SessionFold<'a> {
         self.apps.insert((&event.session_id, &event.app));
         self.types
             .insert((&event.session_id, &event.category, &event.name));
+        if let Some(user_id) = &event.user_id {
+            self.users.insert((&event.session_id, user_id));
+        }
         self.rollup
             .event(&event.app, &event.category, &event.name, ts, 1);
     }

@@ -2,6 +2,8 @@
 //! whose activity overlaps a time range, by last activity, keyset-paginated on
 //! (`last_ts`, `session_id`) along `sessions_by_activity`. The application and event-type
 //! filters are primary-key probes of `session_apps` and `session_types`, one per candidate.
+//! The user filter goes the other way: a user has few sessions among all of them, so they
+//! are read from `session_users_by_user` and only those are ordered.
 
 use crate::model::timestamp::Micros;
 use crate::store::Order;
@@ -28,6 +30,8 @@ pub struct SessionListQuery {
     pub min_events: Option<u64>,
     /// (category, name): sessions with at least one event of this type.
     pub has_event: Option<(String, String)>,
+    /// Sessions with at least one event sent with this `user_id`.
+    pub user_id: Option<String>,
     pub order: Order,
     pub after: Option<SessionPosition>,
     pub limit: usize,
@@ -76,6 +80,12 @@ pub fn statement(
         statement.push(&format!(
             " AND EXISTS (SELECT 1 FROM session_types t WHERE t.session_id = s.session_id
                 AND t.category = {category} AND t.name = {name})"
+        ));
+    }
+    if let Some(user_id) = &query.user_id {
+        let user_id = statement.bind(Bound::Text(user_id.clone()));
+        statement.push(&format!(
+            " AND s.session_id IN (SELECT u.session_id FROM session_users u WHERE u.user_id = {user_id})"
         ));
     }
     let (comparison, direction) = match query.order {

@@ -1,13 +1,14 @@
 //! The store conformance suite: one function per behaviour, stamped out per backend.
 //! Retention and usage behaviours are in `tests/lifecycle.rs` (and `lifecycle_backends.rs`),
 //! erasure in `tests/erasure.rs`, what moving to another store relies on in
-//! `tests/moving.rs`.
+//! `tests/moving.rs`, users, contexts and original timestamps in `tests/users.rs`.
 
 mod erasure;
 mod lifecycle;
 mod lifecycle_backends;
 mod moving;
 mod rollups;
+pub(crate) mod users;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use erasure::*;
 use lifecycle::*;
 use moving::*;
 use rollups::*;
+use users::*;
 
 use async_trait::async_trait;
 
@@ -44,7 +46,13 @@ impl Harness for Arc<dyn Store> {
     }
 }
 
-fn event(app: &str, session: &str, name: &str, ts: i64, event_id: Option<&str>) -> EventRecord {
+pub(crate) fn event(
+    app: &str,
+    session: &str,
+    name: &str,
+    ts: i64,
+    event_id: Option<&str>,
+) -> EventRecord {
     EventRecord {
         id: ids::event_id(app, event_id, ts),
         app: app.into(),
@@ -56,6 +64,9 @@ fn event(app: &str, session: &str, name: &str, ts: i64, event_id: Option<&str>) 
         received_at: ts + 5,
         event_id: event_id.map(str::to_owned),
         schema_version: None,
+        user_id: None,
+        context: None,
+        original_timestamp: None,
     }
 }
 
@@ -682,8 +693,9 @@ async fn sqlite_log_stays_bounded_under_steady_writes() {
 
 /// A PostgreSQL store in a schema of its own, dropped when the test ends.
 pub(crate) struct PostgresHarness {
-    schema: String,
+    // Before the schema: the store's connections close before the schema is dropped.
     store: Arc<dyn Store>,
+    schema: PostgresSchema,
 }
 
 #[async_trait]
@@ -695,7 +707,7 @@ impl Harness for PostgresHarness {
     async fn reopen(&self) -> Arc<dyn Store> {
         let url = testing::postgres_url();
         Arc::new(
-            super::PostgresStore::connect(&url, Some(&self.schema), 4)
+            super::PostgresStore::connect(&url, Some(&self.schema.name), 4)
                 .await
                 .expect("connect a second store"),
         )
@@ -703,33 +715,47 @@ impl Harness for PostgresHarness {
 }
 
 pub(crate) async fn postgres_harness() -> Option<PostgresHarness> {
-    let url = testing::postgres_url();
-    let schema = testing::unique_name("eye_test");
-    let connected = tokio_postgres::connect(&url, tokio_postgres::NoTls).await;
-    let (client, connection) = match connected {
-        Ok(pair) => pair,
-        Err(error) => {
-            testing::unreachable("PostgreSQL", &error);
-            return None;
-        }
-    };
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create schema");
-    let store = super::PostgresStore::connect(&url, Some(&schema), 8)
+    let (schema, _) = PostgresSchema::create().await?;
+    let store = super::PostgresStore::connect(&testing::postgres_url(), Some(&schema.name), 8)
         .await
         .expect("connect store");
     Some(PostgresHarness {
-        schema,
         store: Arc::new(store),
+        schema,
     })
 }
 
-impl Drop for PostgresHarness {
+/// An empty PostgreSQL schema of the test's own, dropped when the test ends.
+pub(crate) struct PostgresSchema {
+    pub name: String,
+}
+
+impl PostgresSchema {
+    /// The schema, and a client whose `search_path` is it; `None` when PostgreSQL is out of
+    /// reach (see [`testing::unreachable`]).
+    pub(crate) async fn create() -> Option<(PostgresSchema, tokio_postgres::Client)> {
+        let name = testing::unique_name("eye_test");
+        let connected =
+            tokio_postgres::connect(&testing::postgres_url(), tokio_postgres::NoTls).await;
+        let (client, connection) = match connected {
+            Ok(pair) => pair,
+            Err(error) => {
+                testing::unreachable("PostgreSQL", &error);
+                return None;
+            }
+        };
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}; SET search_path TO {name}"))
+            .await
+            .expect("create schema");
+        Some((PostgresSchema { name }, client))
+    }
+}
+
+impl Drop for PostgresSchema {
     fn drop(&mut self) {
-        let schema = self.schema.clone();
+        let schema = self.name.clone();
         // Drop runs outside async code: a short-lived thread with its own runtime cleans up.
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -793,6 +819,10 @@ conformance_suite!(
     concurrent_workers_count_each_event_once,
     retention_and_erasure_take_their_events_out_of_the_counts,
     sessions_are_listed_filtered_and_paged,
+    users_contexts_and_original_times_are_kept,
+    events_are_filtered_by_user_and_paged,
+    sessions_are_listed_by_user,
+    session_users_stay_exact_through_retention_and_erasure,
 );
 
 /// Every filter of the query API is served by an index, never a full scan of `events`:

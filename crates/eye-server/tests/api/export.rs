@@ -24,7 +24,8 @@ enum Kind {
     Json,
 }
 
-const EVENT_COLUMNS: [(&str, Kind); 10] = [
+/// In the order of the files: columns added later come last.
+const EVENT_COLUMNS: [(&str, Kind); 13] = [
     ("id", Kind::Text),
     ("app", Kind::Text),
     ("session_id", Kind::Text),
@@ -35,6 +36,9 @@ const EVENT_COLUMNS: [(&str, Kind); 10] = [
     ("event_id", Kind::Text),
     ("schema_version", Kind::Integer),
     ("data", Kind::Json),
+    ("user_id", Kind::Text),
+    ("context", Kind::Json),
+    ("original_timestamp", Kind::Timestamp),
 ];
 
 const ERROR_COLUMNS: [(&str, Kind); 13] = [
@@ -79,14 +83,16 @@ fn csv_value(kind: Kind, text: &str) -> Value {
         Kind::Text => json!(text),
         Kind::Timestamp => json!(micros(text)),
         Kind::Integer => json!(text.parse::<i64>().expect("an integer")),
-        Kind::Json => serde_json::from_str(text).expect("data is JSON"),
+        Kind::Json => serde_json::from_str(text).expect("a JSON column holds JSON"),
     }
 }
 
 fn parquet_value(kind: Kind, field: &Field) -> Value {
     match (kind, field) {
         (_, Field::Null) => Value::Null,
-        (Kind::Json, Field::Str(text)) => serde_json::from_str(text).expect("data is JSON"),
+        (Kind::Json, Field::Str(text)) => {
+            serde_json::from_str(text).expect("a JSON column holds JSON")
+        }
         (Kind::Text, Field::Str(text)) => json!(text),
         (Kind::Timestamp, Field::TimestampMicros(at)) => json!(at),
         (Kind::Integer, Field::Long(value)) => json!(value),
@@ -292,7 +298,8 @@ const TYPES: [(&str, &str); 3] = [
 ];
 
 /// Events of several sessions and types, some sharing a timestamp (ordered by id then),
-/// some with an `event_id`, their data full of what CSV must quote.
+/// some with an `event_id`, a `user_id` or a `context`, their data and context full of what
+/// CSV must quote.
 fn varied_events(count: usize) -> Vec<Value> {
     (0..count)
         .map(|i| {
@@ -312,6 +319,15 @@ fn varied_events(count: usize) -> Vec<Value> {
             });
             if i % 3 == 0 {
                 event["event_id"] = json!(format!("client-{i}"));
+            }
+            if i % 4 != 0 {
+                event["user_id"] = json!(format!("u-{}", i % 4));
+            }
+            if i % 2 == 0 {
+                event["context"] = json!({
+                    "page": {"url": format!("https://shop.example/p?i={i}&q=\"x,y\"")},
+                    "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+                });
             }
             event
         })
@@ -346,6 +362,8 @@ async fn an_event_export_in_every_format_is_the_listing_row_for_row() {
         "session_id=s-1",
         "category=page%20interaction&name=cta%20click",
         "app=shop&from=2021-01-01T00:01:00Z&to=2021-01-01T00:03:00Z",
+        "user_id=u-1",
+        "user_id=u-2&category=form%20interaction",
         "session_id=nobody",
     ] {
         let listed = app.all_events(&format!("{filters}&limit=1000")).await;
@@ -359,6 +377,55 @@ async fn an_event_export_in_every_format_is_the_listing_row_for_row() {
     let all = app.all_events("limit=1000").await;
     let versions: Vec<&Value> = all.iter().map(|event| &event["schema_version"]).collect();
     assert!(versions.iter().any(|v| v.is_i64()) && versions.iter().any(|v| v.is_null()));
+    for field in ["user_id", "context"] {
+        let values: Vec<&Value> = all.iter().map(|event| &event[field]).collect();
+        assert!(
+            values.iter().any(|v| v.is_null()) && values.iter().any(|v| !v.is_null()),
+            "{field} holds values and nulls"
+        );
+    }
+    let by_user = app.all_events("user_id=u-1&limit=1000").await;
+    assert_eq!(by_user.len(), 75, "every fourth event");
+}
+
+#[tokio::test]
+async fn a_corrected_timestamp_is_exported_with_the_one_the_client_sent() {
+    let app = spawn().await;
+    // The client's clock is an hour ahead: it says it sent the events an hour from now.
+    let clock = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let rfc3339 = |at: time::OffsetDateTime| {
+        at.format(&time::format_description::well_known::Rfc3339)
+            .expect("format")
+    };
+    let events: Vec<Value> = (0..5)
+        .map(|i| {
+            json!({
+                "session_id": "s-skewed",
+                "category": "page interaction",
+                "name": "pageview",
+                "data": {"host": "h", "path": "/"},
+                "timestamp": rfc3339(clock - time::Duration::minutes(i)),
+                "user_id": "u-skewed",
+            })
+        })
+        .collect();
+    let body = json!({"sent_at": rfc3339(clock), "events": events});
+    let (status, answer) = json_of(app.ingest(&body).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    app.drain().await;
+
+    let listed = app.all_events("user_id=u-skewed&limit=1000").await;
+    assert_eq!(listed.len(), 5);
+    for event in &listed {
+        let sent = micros(event["original_timestamp"].as_str().expect("original"));
+        let stored = micros(event["timestamp"].as_str().expect("timestamp"));
+        let moved = sent - stored;
+        assert!(
+            (3_500_000_000..3_700_000_000).contains(&moved),
+            "moved back by the client's hour: {moved} µs"
+        );
+    }
+    check_every_format(&app, "events", "user_id=u-skewed", &listed, &EVENT_COLUMNS).await;
 }
 
 #[tokio::test]

@@ -21,5 +21,7 @@ mod raw_input;
 mod replay;
 mod retention;
 mod schemas;
+mod segment;
 mod shutdown;
 mod stats;
+mod user_context;

@@ -11,6 +11,8 @@
 mod checkpoint;
 mod counts;
 mod kept;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,6 +1,7 @@
-//! What `eye send` reads: JSON lines, one JSON array, or one `{"events": [...]}` body, each
-//! event kept as the text it was written in (so the error store holds the input's own
-//! bytes), with a stable `event_id` added in front when it has none.
+//! What `eye send` reads: JSON lines, one JSON array, or one `{"events": [...]}` body (a
+//! `sent_at` beside it is left out), each event kept as the text it was written in (so the
+//! error store holds the input's own bytes), with a stable `event_id` added in front when it
+//! has none.
 
 use std::io::Read;
 use std::path::Path;
@@ -42,11 +43,15 @@ pub fn read_text(file: Option<&Path>) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// The body shape `POST /v1/events` also takes.
+/// The body shape `POST /v1/events` also takes. A `sent_at` in it (a request an SDK sent,
+/// kept) is read and left out: it was that client's clock when it sent, long ago, and `eye
+/// send` says when it sends itself.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EventsBody {
     events: Vec<Box<RawValue>>,
+    #[serde(default, rename = "sent_at")]
+    _sent_at: Option<serde::de::IgnoredAny>,
 }
 
 /// Reads events: a JSON array, an `{"events": [...]}` object, or one JSON object per line
@@ -192,5 +197,9 @@ mod tests {
         let body = parse_events("{\"events\": [{\"a\": 1}]}").expect("body");
         assert_eq!(body.events.len(), 1);
         assert!(body.events[0].1.get().contains("\"a\": 1"));
+        let sent = r#"{"sent_at": "2021-01-01T09:00:00Z", "events": [{"a": 1}, {"b": 2}]}"#;
+        let body = parse_events(sent).expect("a body an SDK sent");
+        assert_eq!(body.events.len(), 2);
+        assert!(body.unreadable.is_empty());
     }
 }

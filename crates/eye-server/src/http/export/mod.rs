@@ -27,6 +27,7 @@ use table::Row;
 
 pub(crate) const EVENT_EXPORT_PARAMS: &[&str] = &[
     "session_id",
+    "user_id",
     "category",
     "name",
     "app",
@@ -47,9 +48,10 @@ pub const MAX_CONCURRENT_EXPORTS: usize = 4;
 pub enum ExportFormat {
     /// One JSON object per line, as the listing route gives each record (the default).
     Ndjson,
-    /// RFC 4180, a header row, one column per field; `data` as a JSON string.
+    /// RFC 4180, a header row, one column per field; `data` and `context` as JSON strings.
     Csv,
-    /// Typed columns (timestamps as TIMESTAMP(MICROS, UTC)); `data` as a JSON string.
+    /// Typed columns (timestamps as TIMESTAMP(MICROS, UTC)); `data` and `context` as JSON
+    /// strings.
     Parquet,
 }
 
@@ -119,6 +121,7 @@ trait Encoder<R> {
     security(("bearer" = [])),
     params(
         ("session_id" = Option<Identifier>, Query, description = "Only this session"),
+        ("user_id" = Option<eye_types::schema::UserId>, Query, description = "Only events sent with this `user_id`"),
         ("category" = Option<Identifier>, Query, description = "Only this category"),
         ("name" = Option<Identifier>, Query, description = "Only this event name"),
         ("app" = Option<Identifier>, Query, description = "Only events of this application"),
@@ -127,7 +130,7 @@ trait Encoder<R> {
         ("format" = Option<ExportFormat>, Query, description = "`ndjson` (the default), `csv` or `parquet`"),
     ),
     responses(
-        (status = 200, description = "Every matching event, ordered by timestamp then id, streamed; `Content-Disposition` names the file (`events.csv`). Columns: id, app, session_id, category, name, timestamp, received_at, event_id, schema_version, data (a JSON string). A transfer cut before its end is an error, never a complete file", content(
+        (status = 200, description = "Every matching event, ordered by timestamp then id, streamed; `Content-Disposition` names the file (`events.csv`). Columns, in this order: id, app, session_id, category, name, timestamp, received_at, event_id, schema_version, data (a JSON string), user_id, context (a JSON string), original_timestamp (the timestamp as the client sent it; it differs from `timestamp` when The Eye corrected the client's clock). NDJSON lines are the records of `GET /v1/events`. A transfer cut before its end is an error, never a complete file", content(
             (String = "application/x-ndjson"),
             (String = "text/csv"),
             (Vec<u8> = "application/vnd.apache.parquet"),
@@ -147,6 +150,7 @@ pub async fn events(
     let (from, to) = params.range()?;
     let query = EventQuery {
         session_id: params.identifier("session_id")?,
+        user_id: params.identifier("user_id")?,
         category: params.identifier("category")?,
         name: params.identifier("name")?,
         app: params.identifier("app")?,

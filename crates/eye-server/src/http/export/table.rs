@@ -13,7 +13,7 @@ use crate::store::{ErrorQuery, EventQuery, Order, Position, Store, StoreError};
 /// The type of a column, the same in every format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
-    /// UTF-8 text (a JSON document for `data`).
+    /// UTF-8 text (a JSON document for `data` and `context`).
     Text,
     /// Microseconds since the epoch, UTC.
     Timestamp,
@@ -85,7 +85,8 @@ pub trait Row: Sized + Send + 'static {
     fn api(self) -> Self::Api;
 }
 
-/// Events, in event-time order: timestamp, then id.
+/// Events, in event-time order: timestamp, then id. Columns added later go at the end, so
+/// that a reader taking columns by position keeps working.
 impl Row for EventRecord {
     const KIND: &'static str = "events";
     const COLUMNS: &'static [Column] = &[
@@ -99,6 +100,9 @@ impl Row for EventRecord {
         column("event_id", ColumnType::Text, true),
         column("schema_version", ColumnType::Integer, true),
         column("data", ColumnType::Text, false),
+        column("user_id", ColumnType::Text, true),
+        column("context", ColumnType::Text, true),
+        column("original_timestamp", ColumnType::Timestamp, false),
     ];
     type Query = EventQuery;
     type Api = StoredEvent;
@@ -137,6 +141,11 @@ impl Row for EventRecord {
             self.event_id.as_deref().into(),
             self.schema_version.into(),
             Cell::Text(&self.data),
+            self.user_id.as_deref().into(),
+            self.context.as_deref().into(),
+            // As the JSON API gives it: the timestamp as sent, the stored one when The Eye
+            // did not correct it.
+            Cell::Timestamp(self.original_timestamp.unwrap_or(self.timestamp)),
         ]
     }
 
@@ -241,6 +250,24 @@ mod tests {
             received_at: 2,
             event_id: None,
             schema_version: Some(3),
+            user_id: None,
+            context: None,
+            original_timestamp: None,
+        });
+        check(&EventRecord {
+            id: Uuid::nil(),
+            app: "a".into(),
+            session_id: "s".into(),
+            category: "c".into(),
+            name: "n".into(),
+            data: "{}".into(),
+            timestamp: 1,
+            received_at: 2,
+            event_id: Some("e".into()),
+            schema_version: None,
+            user_id: Some("u".into()),
+            context: Some(r#"{"locale":"en-GB"}"#.into()),
+            original_timestamp: Some(0),
         });
         check(&ErrorEntry::new(
             Uuid::nil(),

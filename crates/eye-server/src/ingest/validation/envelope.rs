@@ -8,14 +8,20 @@ use crate::model::timestamp::{self, Micros};
 
 pub const MAX_NAME_CHARS: usize = 128;
 pub const MAX_EVENT_ID_CHARS: usize = 64;
+/// The smallest clock offset (`received_at - sent_at`) corrected for, in microseconds.
+pub const MIN_CLOCK_CORRECTION: u64 = 1_000_000;
+/// The longest `context` object, serialized.
+pub const MAX_CONTEXT_BYTES: usize = 8 * 1024;
 
-const KNOWN_FIELDS: [&str; 6] = [
+const KNOWN_FIELDS: [&str; 8] = [
     "session_id",
     "category",
     "name",
     "data",
     "timestamp",
     "event_id",
+    "user_id",
+    "context",
 ];
 
 /// An event whose envelope passed; `data` still awaits its schema.
@@ -26,7 +32,10 @@ pub(super) struct Envelope<'a> {
     pub data_value: &'a Value,
     data: String,
     timestamp: Micros,
+    original_timestamp: Option<Micros>,
     event_id: Option<String>,
+    user_id: Option<String>,
+    context: Option<String>,
 }
 
 impl Envelope<'_> {
@@ -56,15 +65,22 @@ impl Envelope<'_> {
             name: self.name,
             data: self.data,
             timestamp: self.timestamp,
+            original_timestamp: self.original_timestamp,
             event_id: self.event_id,
+            user_id: self.user_id,
+            context: self.context,
             schema_version,
         }
     }
 }
 
+/// Checks the envelope of `event`, received at `received_at` from a client whose clock is
+/// `clock_offset` behind the receiver's (`received_at - sent_at`; 0 when the request has no
+/// `sent_at`): its timestamp is corrected by that much before the window applies.
 pub(super) fn check<'a>(
     event: &'a Value,
     received_at: Micros,
+    clock_offset: Micros,
     rules: &Rules,
 ) -> Result<Envelope<'a>, Box<Rejection>> {
     let Some(object) = event.as_object() else {
@@ -131,6 +147,24 @@ pub(super) fn check<'a>(
                 .map_err(|e| fail(e.0, e.1, e.2))?,
         ),
     };
+    let user_id = match object.get("user_id") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(
+            required_identifier(object, "user_id", MAX_NAME_CHARS)
+                .map_err(|e| fail(e.0, e.1, e.2))?,
+        ),
+    };
+    let context = match object.get("context") {
+        None | Some(Value::Null) => None,
+        Some(value @ Value::Object(_)) => Some(value),
+        Some(other) => {
+            return Err(fail(
+                RejectCode::InvalidField,
+                format!("`context` must be a JSON object, not {}", json_type(other)),
+                "/context",
+            ));
+        }
+    };
     if let Some(unknown) = object
         .keys()
         .find(|key| !KNOWN_FIELDS.contains(&key.as_str()))
@@ -138,18 +172,38 @@ pub(super) fn check<'a>(
         return Err(fail(
             RejectCode::UnknownField,
             format!(
-                "unknown field {unknown:?}: an event has only session_id, category, name, data, timestamp and event_id"
+                "unknown field {unknown:?}: an event has only session_id, category, name, data, timestamp, event_id, user_id and context"
             ),
             &format!("/{}", escape_pointer(unknown)),
         ));
     }
-    let timestamp = check_timestamp(timestamp_text, received_at, rules)
-        .map_err(|(code, message)| fail(code, message, "/timestamp"))?;
-    if let Some(path) = find_nul(data_value).map(|rest| format!("/data{rest}")) {
+    let (timestamp, original_timestamp) =
+        check_timestamp(timestamp_text, received_at, clock_offset, rules)
+            .map_err(|(code, message)| fail(code, message, "/timestamp"))?;
+    let nul = find_nul(data_value)
+        .map(|rest| format!("/data{rest}"))
+        .or_else(|| {
+            context
+                .and_then(find_nul)
+                .map(|rest| format!("/context{rest}"))
+        });
+    if let Some(path) = nul {
         return Err(fail(
             RejectCode::InvalidField,
             "strings must not contain NUL (\\u0000) characters".into(),
             &path,
+        ));
+    }
+    let context =
+        context.map(|value| serde_json::to_string(value).expect("a JSON value always serializes"));
+    if let Some(context) = context.as_ref().filter(|c| c.len() > MAX_CONTEXT_BYTES) {
+        return Err(fail(
+            RejectCode::InvalidField,
+            format!(
+                "`context` is {} bytes serialized, over the limit of {MAX_CONTEXT_BYTES} bytes: keep page, user agent and library, not data",
+                context.len()
+            ),
+            "/context",
         ));
     }
     let data = serde_json::to_string(data_value).expect("a JSON value always serializes");
@@ -171,7 +225,10 @@ pub(super) fn check<'a>(
         data_value,
         data,
         timestamp,
+        original_timestamp,
         event_id,
+        user_id,
+        context,
     })
 }
 
@@ -186,6 +243,7 @@ fn required_identifier(
         "session_id" => "/session_id",
         "category" => "/category",
         "name" => "/name",
+        "user_id" => "/user_id",
         _ => "/event_id",
     };
     match object.get(field) {
@@ -211,7 +269,7 @@ fn required_identifier(
     }
 }
 
-/// The rule for identifiers (session id, category, name, event id): non-empty, at most
+/// The rule for identifiers (session id, category, name, event id, user id): non-empty, at most
 /// `max_chars` characters, no control characters. The error completes "`field` ...".
 pub fn check_identifier(text: &str, max_chars: usize) -> Result<(), String> {
     if text.is_empty() {
@@ -229,12 +287,15 @@ pub fn check_identifier(text: &str, max_chars: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The event's timestamp corrected by `clock_offset`, within the window, and the timestamp
+/// as sent when the correction changed it.
 fn check_timestamp(
     text: &str,
     received_at: Micros,
+    clock_offset: Micros,
     rules: &Rules,
-) -> Result<Micros, (RejectCode, String)> {
-    let Some(at) = super::parse_timestamp(text) else {
+) -> Result<(Micros, Option<Micros>), (RejectCode, String)> {
+    let Some(sent) = super::parse_timestamp(text) else {
         return Err((
             RejectCode::InvalidTimestamp,
             format!(
@@ -242,6 +303,13 @@ fn check_timestamp(
                  2021-01-01 09:15:27.243860 (UTC)"
             ),
         ));
+    };
+    // Network time and an ordinary clock error stay under a second: a client whose clock is
+    // right keeps its timestamps exactly as sent, in their order across requests.
+    let at = if clock_offset.unsigned_abs() >= MIN_CLOCK_CORRECTION {
+        sent.saturating_add(clock_offset)
+    } else {
+        sent
     };
     let tolerance = rules.future_tolerance.as_micros() as i64;
     if at > received_at.saturating_add(tolerance) {
@@ -280,7 +348,7 @@ fn check_timestamp(
             ),
         ));
     }
-    Ok(at)
+    Ok((at, (at != sent).then_some(sent)))
 }
 
 /// The first string (value or key) holding a NUL, as a JSON pointer relative to `value`:

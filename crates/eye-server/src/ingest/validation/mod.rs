@@ -8,7 +8,9 @@ mod schemas;
 mod timestamps;
 
 pub(crate) use envelope::escape_pointer;
-pub use envelope::{MAX_EVENT_ID_CHARS, MAX_NAME_CHARS, check_identifier};
+pub use envelope::{
+    MAX_CONTEXT_BYTES, MAX_EVENT_ID_CHARS, MAX_NAME_CHARS, MIN_CLOCK_CORRECTION, check_identifier,
+};
 pub use schemas::{Compiled, CompiledSchema, SchemaError, SchemaRegistry, compile_schema};
 pub use timestamps::{parse_query_timestamp, parse_timestamp};
 
@@ -89,8 +91,14 @@ pub struct ValidEvent {
     pub name: String,
     /// The `data` object, serialized.
     pub data: String,
+    /// Corrected for the client's clock when the request said when it was sent.
     pub timestamp: Micros,
+    /// The timestamp as sent, when the correction changed it.
+    pub original_timestamp: Option<Micros>,
     pub event_id: Option<String>,
+    pub user_id: Option<String>,
+    /// The `context` object, serialized.
+    pub context: Option<String>,
     pub schema_version: Option<i64>,
 }
 
@@ -108,6 +116,9 @@ impl ValidEvent {
             received_at,
             event_id: self.event_id,
             schema_version: self.schema_version,
+            user_id: self.user_id,
+            context: self.context,
+            original_timestamp: self.original_timestamp,
         }
     }
 }
@@ -133,7 +144,21 @@ pub fn validate_event(
     rules: &Rules,
     registry: &SchemaRegistry,
 ) -> Result<ValidEvent, Box<Rejection>> {
-    let envelope = match envelope::check(event, received_at, rules) {
+    validate_sent_event(event, received_at, 0, rules, registry)
+}
+
+/// [`validate_event`] for an event whose client clock is `clock_offset` behind the receiver's
+/// (`received_at - sent_at`): its timestamp is corrected by that much before any rule reads
+/// it, and the timestamp as sent is kept beside it. An offset under a second
+/// ([`MIN_CLOCK_CORRECTION`]) is network time, not a wrong clock, and is left alone.
+pub fn validate_sent_event(
+    event: &Value,
+    received_at: Micros,
+    clock_offset: Micros,
+    rules: &Rules,
+    registry: &SchemaRegistry,
+) -> Result<ValidEvent, Box<Rejection>> {
+    let envelope = match envelope::check(event, received_at, clock_offset, rules) {
         Ok(envelope) => envelope,
         Err(rejection) => {
             let schema = rejection

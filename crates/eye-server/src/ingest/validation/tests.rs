@@ -318,3 +318,35 @@ fn a_schema_file_given_as_a_schema_is_refused() {
     assert!(error.contains("send its \"schema\" member"), "{error}");
     assert!(compile_schema(&file["schema"]).is_ok());
 }
+
+#[test]
+fn a_clock_offset_of_a_second_or_more_corrects_the_timestamp_and_keeps_the_one_sent() {
+    let judge = |event: &Value, offset: Micros| {
+        validate_sent_event(
+            event,
+            received(),
+            offset,
+            &rules(),
+            &SchemaRegistry::default(),
+        )
+    };
+    let sent =
+        timestamp::to_micros(timestamp::parse("2021-01-01T09:15:27.243860Z").expect("valid"));
+    let corrected = judge(&pageview(), -600_000_000).expect("valid");
+    assert_eq!(corrected.timestamp, sent - 600_000_000);
+    assert_eq!(corrected.original_timestamp, Some(sent));
+    let network_time = judge(&pageview(), 999_999).expect("valid");
+    assert_eq!(
+        (network_time.timestamp, network_time.original_timestamp),
+        (sent, None)
+    );
+    // Ten minutes ahead by the client's clock: in the future until corrected.
+    let mut ahead = pageview();
+    ahead["timestamp"] = json!("2021-01-01T10:10:00Z");
+    assert_eq!(
+        judge(&ahead, 0).expect_err("future").code,
+        RejectCode::TimestampInFuture
+    );
+    let fixed = judge(&ahead, -600_000_000).expect("corrected into the past");
+    assert_eq!(fixed.timestamp, received());
+}

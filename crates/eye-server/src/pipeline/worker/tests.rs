@@ -51,6 +51,9 @@ fn event(session: &str, data: &str) -> EventRecord {
         received_at: 1_600_000_000_000_000,
         event_id: None,
         schema_version: None,
+        user_id: None,
+        context: None,
+        original_timestamp: None,
     }
 }
 

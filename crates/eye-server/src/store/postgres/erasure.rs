@@ -307,6 +307,13 @@ async fn delete_leftover_summaries(
                 &[&sessions],
             )
             .await?;
+        transaction
+            .execute(
+                "DELETE FROM session_users u WHERE u.session_id = ANY($1)
+                    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = u.session_id)",
+                &[&sessions],
+            )
+            .await?;
         let gone = transaction
             .query(
                 "DELETE FROM sessions WHERE session_id IN

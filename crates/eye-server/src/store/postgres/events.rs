@@ -122,21 +122,29 @@ async fn insert_events(
     let event_ids: Vec<Option<&str>> = sorted.iter().map(|e| e.event_id.as_deref()).collect();
     let versions: Vec<Option<i64>> = sorted.iter().map(|e| e.schema_version).collect();
     let data: Vec<&str> = sorted.iter().map(|e| e.data.as_str()).collect();
+    let users: Vec<Option<&str>> = sorted.iter().map(|e| e.user_id.as_deref()).collect();
+    let contexts: Vec<Option<&str>> = sorted.iter().map(|e| e.context.as_deref()).collect();
+    let originals: Vec<Option<i64>> = sorted.iter().map(|e| e.original_timestamp).collect();
     let rows = transaction
         .query(
-            "INSERT INTO events (id, app, session_id, category, name, ts, received_at, event_id, schema_version, data)
-             SELECT i, a, s, c, n, t, r, e, v, d::jsonb FROM unnest(
+            "INSERT INTO events (id, app, session_id, category, name, ts, received_at, event_id, schema_version, data,
+                                 user_id, context, original_ts)
+             SELECT i, a, s, c, n, t, r, e, v, d::jsonb, uid, x::jsonb, o FROM unnest(
                 $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                $7::timestamptz[], $8::text[], $9::bigint[], $10::text[]) AS u(i, a, s, c, n, t, r, e, v, d)
+                $7::timestamptz[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[],
+                $13::bigint[]) AS u(i, a, s, c, n, t, r, e, v, d, uid, x, o)
              ON CONFLICT DO NOTHING RETURNING id",
-            &[&ids, &apps, &sessions, &categories, &names, &timestamps, &received, &event_ids, &versions, &data],
+            &[
+                &ids, &apps, &sessions, &categories, &names, &timestamps, &received, &event_ids,
+                &versions, &data, &users, &contexts, &originals,
+            ],
         )
         .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// Phase 3: the session summaries (sorted), counting only events inserted above, their
-/// application links and event types, and the counts over time.
+/// application links, event types and users, and the counts over time.
 ///
 /// A session's start bucket moves when its first event does, so the summary's first
 /// timestamp before this batch must be known exactly, even while other workers write the
@@ -247,6 +255,18 @@ async fn update_sessions(
             &[&type_sessions, &type_categories, &type_names],
         )
         .await?;
+    if !fold.users.is_empty() {
+        let user_sessions: Vec<&str> = fold.users.iter().map(|(s, _)| *s).collect();
+        let user_ids: Vec<&str> = fold.users.iter().map(|(_, u)| *u).collect();
+        transaction
+            .execute(
+                "INSERT INTO session_users (session_id, user_id)
+                 SELECT * FROM unnest($1::text[], $2::text[])
+                 ON CONFLICT DO NOTHING",
+                &[&user_sessions, &user_ids],
+            )
+            .await?;
+    }
     super::rollups::apply(transaction, &fold.rollup).await
 }
 
@@ -255,7 +275,8 @@ pub async fn query(
     query: &EventQuery,
 ) -> Result<Vec<EventRecord>, tokio_postgres::Error> {
     let mut sql = Sql::new(
-        "SELECT id, app, session_id, category, name, ts, received_at, event_id, schema_version, data::text
+        "SELECT id, app, session_id, category, name, ts, received_at, event_id, schema_version, data::text,
+            user_id, context::text, original_ts
          FROM events WHERE true",
     );
     select::event_filters(&mut sql, query);
@@ -276,6 +297,9 @@ fn event_from_row(row: &Row) -> EventRecord {
         event_id: row.get(7),
         schema_version: row.get(8),
         data: row.get(9),
+        user_id: row.get(10),
+        context: row.get(11),
+        original_timestamp: row.get(12),
     }
 }
 

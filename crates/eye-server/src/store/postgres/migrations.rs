@@ -216,6 +216,27 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO session_types (session_id, category, name)
         SELECT DISTINCT session_id, category, name FROM events;
     ",
+    // 7: the user an event was sent with, its `context` object (jsonb, as `data`), and the
+    // timestamp the client sent when the server corrected it (microseconds); NULL for the
+    // events stored before. Events by user (only those that have one; declared on the
+    // partitioned table, so every partition, made now or later, has it), and the users of
+    // each session, kept by the workers from here as `session_types` is, built from what is
+    // already stored.
+    "
+    ALTER TABLE events
+        ADD COLUMN user_id text,
+        ADD COLUMN context jsonb,
+        ADD COLUMN original_ts bigint;
+    CREATE INDEX events_by_user ON events (user_id, ts, id) WHERE user_id IS NOT NULL;
+    CREATE TABLE session_users (
+        session_id text NOT NULL,
+        user_id text NOT NULL,
+        PRIMARY KEY (session_id, user_id)
+    );
+    CREATE INDEX session_users_by_user ON session_users (user_id, session_id);
+    INSERT INTO session_users (session_id, user_id)
+        SELECT DISTINCT session_id, user_id FROM events WHERE user_id IS NOT NULL;
+    ",
 ];
 
 pub async fn run(client: &mut Object) -> Result<usize, tokio_postgres::Error> {
@@ -247,4 +268,135 @@ pub async fn run(client: &mut Object) -> Result<usize, tokio_postgres::Error> {
     }
     transaction.commit().await?;
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::postgres::sql::at;
+    use crate::store::tests::PostgresSchema;
+    use crate::store::tests::users::{assert_upgraded_from_version_6, version_6_events};
+    use crate::testing::postgres_url;
+
+    /// January 2021's partition of `events`, for rows written without a store.
+    const JANUARY: &str = "CREATE TABLE IF NOT EXISTS events_y2021m01 PARTITION OF events
+        FOR VALUES FROM ('2021-01-01 00:00:00+00') TO ('2021-02-01 00:00:00+00')";
+
+    /// A store made before users and contexts (version 6) is upgraded in place when a node
+    /// connects: every event stays, with no user, context or original timestamp.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_version_6_store_keeps_its_events_with_no_user_context_or_original_time() {
+        let Some((schema, client)) = PostgresSchema::create().await else {
+            return;
+        };
+        client
+            .batch_execute(
+                "CREATE TABLE eye_schema_version (version bigint NOT NULL);
+                 INSERT INTO eye_schema_version (version) VALUES (6)",
+            )
+            .await
+            .expect("version 6");
+        for migration in &MIGRATIONS[..6] {
+            client.batch_execute(migration).await.expect("migration");
+        }
+        client.batch_execute(JANUARY).await.expect("partition");
+        let events = version_6_events();
+        for (id, ts, data) in &events {
+            client
+                .execute(
+                    "INSERT INTO events (id, app, session_id, category, name, ts, received_at, data)
+                     VALUES ($1, 'shop', 's-old', 'page', 'view', $2, $2, $3::text::jsonb)",
+                    &[id, &at(*ts), data],
+                )
+                .await
+                .expect("event");
+        }
+        let (first, last) = (events[0].1, events[events.len() - 1].1);
+        client
+            .execute(
+                "INSERT INTO sessions (session_id, first_ts, last_ts, event_count)
+                 VALUES ('s-old', $1, $2, $3)",
+                &[&at(first), &at(last), &(events.len() as i64)],
+            )
+            .await
+            .expect("session");
+        client
+            .batch_execute(
+                "INSERT INTO session_apps VALUES ('s-old', 'shop');
+                 INSERT INTO session_types VALUES ('s-old', 'page', 'view');",
+            )
+            .await
+            .expect("links");
+
+        let store = crate::store::PostgresStore::connect(&postgres_url(), Some(&schema.name), 2)
+            .await
+            .expect("upgrade");
+        let version: i64 = client
+            .query_one("SELECT version FROM eye_schema_version", &[])
+            .await
+            .expect("version")
+            .get(0);
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_upgraded_from_version_6(&store).await;
+    }
+
+    /// The users of each session, built from what is stored: each pair once, none for
+    /// events without one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_session_users_backfill_keeps_each_pair_once() {
+        let Some((schema, client)) = PostgresSchema::create().await else {
+            return;
+        };
+        // Migrated to the latest version (with its backfill of no event at all).
+        crate::store::PostgresStore::connect(&postgres_url(), Some(&schema.name), 1)
+            .await
+            .expect("store");
+        client.batch_execute(JANUARY).await.expect("partition");
+        let rows = [
+            ("s1", Some("u1")),
+            ("s1", Some("u1")),
+            ("s1", Some("u2")),
+            ("s2", None),
+            ("s3", Some("u1")),
+        ];
+        for (n, (session, user)) in rows.iter().enumerate() {
+            client
+                .execute(
+                    "INSERT INTO events (id, app, session_id, category, name, ts, received_at, data, user_id)
+                     VALUES ($1, 'shop', $2, 'c', 'n', $3, $3, '{}', $4)",
+                    &[
+                        &uuid::Uuid::from_u128(n as u128 + 1),
+                        session,
+                        &at(1_609_459_200_000_000 + n as i64),
+                        user,
+                    ],
+                )
+                .await
+                .expect("event");
+        }
+        let migration = MIGRATIONS
+            .iter()
+            .find(|m| m.contains("CREATE TABLE session_users"))
+            .expect("the migration of users");
+        let backfill = &migration[migration
+            .find("INSERT INTO session_users")
+            .expect("backfill")..];
+        client.batch_execute(backfill).await.expect("backfill");
+        let kept: Vec<(String, String)> = client
+            .query(
+                "SELECT session_id, user_id FROM session_users ORDER BY 1, 2",
+                &[],
+            )
+            .await
+            .expect("rows")
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(s, u)| (s.to_string(), u.to_string()))
+                .collect()
+        };
+        assert_eq!(kept, pairs(&[("s1", "u1"), ("s1", "u2"), ("s3", "u1")]));
+    }
 }

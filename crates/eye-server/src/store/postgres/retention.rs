@@ -276,6 +276,7 @@ const TABLES: &[&str] = &[
     "sessions",
     "session_apps",
     "session_types",
+    "session_users",
     "event_counts",
     "type_counts",
     "session_starts",

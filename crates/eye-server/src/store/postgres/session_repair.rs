@@ -4,8 +4,8 @@
 //! first, in key order as the workers lock them; each statement after that reads the events
 //! anew (READ COMMITTED), so it sees every event of a batch that changed a summary before,
 //! and a batch that changes one after adds its own events to what is written here. Event
-//! types left with no event go too, and each session's start bucket follows its first
-//! event (read before and after, under the lock).
+//! types and users left with no event go too, and each session's start bucket follows its
+//! first event (read before and after, under the lock).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -92,6 +92,11 @@ pub async fn repair_from(
             "DELETE FROM session_types t WHERE t.session_id IN (SELECT g.session_id FROM {source})
                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = t.session_id
                                 AND e.category = t.category AND e.name = t.name)"
+        ),
+        format!(
+            "DELETE FROM session_users u WHERE u.session_id IN (SELECT g.session_id FROM {source})
+                AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = u.session_id
+                                AND e.user_id = u.user_id)"
         ),
     ];
     for statement in &statements {

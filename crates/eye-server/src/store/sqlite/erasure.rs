@@ -290,6 +290,12 @@ fn delete_leftover_summaries(
                     AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = session_types.session_id)",
             )?
             .execute([sessions])?;
+        connection
+            .prepare_cached(
+                "DELETE FROM session_users WHERE session_id IN (SELECT value FROM json_each(?1))
+                    AND NOT EXISTS (SELECT 1 FROM events WHERE events.session_id = session_users.session_id)",
+            )?
+            .execute([sessions])?;
         let mut starts = RollupDelta::default();
         let summaries = connection
             .prepare_cached(
@@ -309,7 +315,7 @@ fn delete_leftover_summaries(
     let links = connection
         .prepare_cached(
             "DELETE FROM session_apps WHERE app = ?2 AND session_id IN (SELECT value FROM json_each(?1))
-                AND NOT EXISTS (SELECT 1 FROM events
+                AND NOT EXISTS (SELECT 1 FROM events INDEXED BY events_by_session
                                 WHERE events.session_id = session_apps.session_id AND events.app = ?2)",
         )?
         .execute(params![sessions, app])?;

@@ -56,8 +56,9 @@ fn insert_event(connection: &Connection, event: &EventRecord) -> rusqlite::Resul
     let inserted = connection
         .prepare_cached(
             "INSERT OR IGNORE INTO events
-             (id, app, session_id, category, name, ts, received_at, event_id, schema_version, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             (id, app, session_id, category, name, ts, received_at, event_id, schema_version, data,
+              user_id, context, original_ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
             event.id.as_bytes(),
@@ -70,12 +71,15 @@ fn insert_event(connection: &Connection, event: &EventRecord) -> rusqlite::Resul
             event.event_id,
             event.schema_version,
             event.data,
+            event.user_id,
+            event.context,
+            event.original_timestamp,
         ])?;
     Ok(inserted > 0)
 }
 
-/// Upserts each session summary, application link and event type the batch changed, once
-/// each, and adds to the fold's counts where each session's first event moved.
+/// Upserts each session summary, application link, event type and user the batch changed,
+/// once each, and adds to the fold's counts where each session's first event moved.
 fn write_sessions(connection: &Connection, fold: &mut SessionFold) -> rusqlite::Result<()> {
     let mut first =
         connection.prepare_cached("SELECT first_ts FROM sessions WHERE session_id = ?1")?;
@@ -112,11 +116,17 @@ fn write_sessions(connection: &Connection, fold: &mut SessionFold) -> rusqlite::
     for (session_id, category, name) in &fold.types {
         kind.execute(params![session_id, category, name])?;
     }
+    let mut user = connection.prepare_cached(
+        "INSERT OR IGNORE INTO session_users (session_id, user_id) VALUES (?1, ?2)",
+    )?;
+    for (session_id, user_id) in &fold.users {
+        user.execute(params![session_id, user_id])?;
+    }
     Ok(())
 }
 
-const EVENT_COLUMNS: &str =
-    "id, app, session_id, category, name, ts, received_at, event_id, schema_version, data";
+const EVENT_COLUMNS: &str = "id, app, session_id, category, name, ts, received_at, event_id, \
+                             schema_version, data, user_id, context, original_ts";
 
 pub fn query(connection: &Connection, query: &EventQuery) -> rusqlite::Result<Vec<EventRecord>> {
     let statement = query_statement(query);
@@ -177,6 +187,9 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
         event_id: row.get(7)?,
         schema_version: row.get(8)?,
         data: row.get(9)?,
+        user_id: row.get(10)?,
+        context: row.get(11)?,
+        original_timestamp: row.get(12)?,
     })
 }
 

@@ -206,12 +206,38 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO session_types (session_id, category, name)
         SELECT DISTINCT session_id, category, name FROM events;
     ",
+    // 7: the user an event was sent with, its `context` object (JSON text, as `data`), and
+    // the timestamp the client sent when the server corrected it; NULL for the events
+    // stored before. Events by user (only those that have one), and the users of each
+    // session, kept by the worker from here as `session_types` is, built from what is
+    // already stored.
+    "
+    ALTER TABLE events ADD COLUMN user_id TEXT;
+    ALTER TABLE events ADD COLUMN context TEXT;
+    ALTER TABLE events ADD COLUMN original_ts INTEGER;
+    CREATE INDEX events_by_user ON events (user_id, ts, id) WHERE user_id IS NOT NULL;
+    CREATE TABLE session_users (
+        session_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (session_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX session_users_by_user ON session_users (user_id, session_id);
+    INSERT INTO session_users (session_id, user_id)
+        SELECT DISTINCT session_id, user_id FROM events WHERE user_id IS NOT NULL;
+    ",
 ];
 
 pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {
+    run_to(connection, MIGRATIONS.len())
+}
+
+/// Applies the migrations the schema lacks up to version `version` (tests build older
+/// stores with it).
+fn run_to(connection: &mut Connection, version: usize) -> rusqlite::Result<()> {
     let transaction = connection.transaction()?;
     let current: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+    let pending = MIGRATIONS[..version.min(MIGRATIONS.len())].iter();
+    for (index, migration) in pending.enumerate().skip(current.max(0) as usize) {
         transaction.execute_batch(migration)?;
         transaction.pragma_update(None, "user_version", index as i64 + 1)?;
     }
@@ -222,6 +248,94 @@ pub fn run(connection: &mut Connection) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
     use crate::store::Interval;
+    use crate::store::tests::users::{assert_upgraded_from_version_6, version_6_events};
+
+    /// A store made before users and contexts (version 6) is upgraded in place when it is
+    /// opened: every event stays, with no user, context or original timestamp.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_version_6_store_keeps_its_events_with_no_user_context_or_original_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let mut connection = Connection::open(dir.path().join("eye.db")).expect("open");
+            run_to(&mut connection, 6).expect("version 6");
+            let events = version_6_events();
+            for (id, ts, data) in &events {
+                connection
+                    .execute(
+                        "INSERT INTO events (id, app, session_id, category, name, ts, received_at, data)
+                         VALUES (?1, 'shop', 's-old', 'page', 'view', ?2, ?2, ?3)",
+                        rusqlite::params![id.as_bytes(), ts, data],
+                    )
+                    .expect("event");
+            }
+            let (first, last) = (events[0].1, events[events.len() - 1].1);
+            connection
+                .execute(
+                    "INSERT INTO sessions (session_id, first_ts, last_ts, event_count)
+                     VALUES ('s-old', ?1, ?2, ?3)",
+                    rusqlite::params![first, last, events.len() as i64],
+                )
+                .expect("session");
+            connection
+                .execute_batch(
+                    "INSERT INTO session_apps VALUES ('s-old', 'shop');
+                     INSERT INTO session_types VALUES ('s-old', 'page', 'view');",
+                )
+                .expect("links");
+        }
+        let store = crate::store::SqliteStore::open(dir.path()).expect("upgrade");
+        let connection = Connection::open(dir.path().join("eye.db")).expect("open");
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_upgraded_from_version_6(&store).await;
+    }
+
+    /// The users of each session, built from what is stored (rows a version that keeps
+    /// users wrote, in a store upgraded again): each pair once, none for events without one.
+    #[test]
+    fn the_session_users_backfill_keeps_each_pair_once() {
+        let mut connection = Connection::open_in_memory().expect("open");
+        run(&mut connection).expect("migrate");
+        let rows = [
+            ("s1", Some("u1")),
+            ("s1", Some("u1")),
+            ("s1", Some("u2")),
+            ("s2", None),
+            ("s3", Some("u1")),
+        ];
+        for (n, (session, user)) in rows.iter().enumerate() {
+            connection
+                .execute(
+                    "INSERT INTO events (id, app, session_id, category, name, ts, received_at, data, user_id)
+                     VALUES (?1, 'shop', ?2, 'c', 'n', ?3, 0, '{}', ?4)",
+                    rusqlite::params![vec![n as u8; 16], session, n as i64, user],
+                )
+                .expect("event");
+        }
+        let migration = MIGRATIONS
+            .iter()
+            .find(|m| m.contains("CREATE TABLE session_users"))
+            .expect("the migration of users");
+        let backfill = &migration[migration
+            .find("INSERT INTO session_users")
+            .expect("backfill")..];
+        connection.execute_batch(backfill).expect("backfill");
+        let kept: Vec<(String, String)> = connection
+            .prepare("SELECT session_id, user_id FROM session_users ORDER BY 1, 2")
+            .expect("prepare")
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(s, u)| (s.to_string(), u.to_string()))
+                .collect()
+        };
+        assert_eq!(kept, pairs(&[("s1", "u1"), ("s1", "u2"), ("s3", "u1")]));
+    }
 
     /// The counts built from rows already stored (an upgrade) put every event in the bucket
     /// the running code puts it in, before 1970 too, so later deletes take from the right one.

@@ -10,7 +10,7 @@ mod migrations;
 pub(crate) mod retention;
 mod rollups;
 mod session_list;
-mod session_repair;
+pub(crate) mod session_repair;
 mod settings;
 pub(crate) mod wal_checkpoint;
 

@@ -60,8 +60,12 @@ impl Checkpointer {
 }
 
 fn run(connection: &Connection, alive: &Weak<()>, name: &str) {
-    while alive.strong_count() > 0 {
+    loop {
         std::thread::sleep(INTERVAL);
+        // Not once more after the store closed: its directory may be gone by now.
+        if alive.strong_count() == 0 {
+            return;
+        }
         if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(%error, thread = name, "checkpoint failed");
         }

@@ -8,9 +8,11 @@ use super::lifecycle::{apps, before, stored_events, summary, sweep};
 use super::rollups::assert_counts_match_a_scan;
 use super::{Harness, event, events_of, postgres_harness, sqlite_harness};
 use crate::model::{EventRecord, QueueMessage};
+use crate::store::SessionListQuery;
 
 /// An old month whose events have all expired is dropped whole (more events than the
-/// limit, in one call) with its sessions corrected; later months stay; and an event of the
+/// limit, in one call) with its sessions (and their users) corrected; later months stay;
+/// and an event of the
 /// dropped month arriving afterwards makes its partition again, also on a node that still
 /// believed it existed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,18 +26,26 @@ async fn postgres_drops_wholly_expired_partitions() {
     let feb = 1_612_137_600_000_000; // 2021-02-01
     let mar = 1_614_556_800_000_000; // 2021-03-01
     let day = 86_400_000_000;
+    let of_user = |user: &str, record: EventRecord| EventRecord {
+        user_id: Some(user.to_owned()),
+        ..record
+    };
     let mut january: Vec<EventRecord> = (0..5)
         .map(|n| {
-            event(
+            let record = event(
                 "shop",
                 "jan-only",
                 "pageview",
                 jan + n * day,
                 Some(&format!("j{n}")),
-            )
+            );
+            of_user("u-jan", record)
         })
         .collect();
-    january.push(event("blog", "both", "pageview", jan + 3 * day, None));
+    january.push(of_user(
+        "u-jan",
+        event("blog", "both", "pageview", jan + 3 * day, None),
+    ));
     store
         .write_batch(events_of(&january))
         .await
@@ -52,7 +62,10 @@ async fn postgres_drops_wholly_expired_partitions() {
         .expect("the other node knows january's partition");
     store
         .write_batch(events_of(&[
-            event("shop", "both", "pageview", feb + 20 * day, None),
+            of_user(
+                "u-feb",
+                event("shop", "both", "pageview", feb + 20 * day, None),
+            ),
             event("shop", "both", "pageview", mar + day, None),
             event("shop", "early-feb", "pageview", feb + day, None),
         ]))
@@ -66,7 +79,7 @@ async fn postgres_drops_wholly_expired_partitions() {
         .expect("drop");
     assert_eq!(first, 7, "january went whole, past the limit of one");
     let exists = |month: &'static str| {
-        let schema = harness.schema.clone();
+        let schema = harness.schema.name.clone();
         async move {
             let (client, connection) =
                 tokio_postgres::connect(&crate::testing::postgres_url(), tokio_postgres::NoTls)
@@ -92,6 +105,23 @@ async fn postgres_drops_wholly_expired_partitions() {
         summary(&*store, "both").await,
         Some((2, feb + 20 * day, mar + day, apps(&["shop"])))
     );
+    let sessions_of = |user: &str| {
+        let query = SessionListQuery {
+            user_id: Some(user.to_owned()),
+            limit: 10,
+            ..SessionListQuery::default()
+        };
+        let store = Arc::clone(&store);
+        async move {
+            let listed = store.list_sessions(query).await.expect("list sessions");
+            listed.into_iter().map(|s| s.session_id).collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        sessions_of("u-jan").await.is_empty(),
+        "january's user went with its partition"
+    );
+    assert_eq!(sessions_of("u-feb").await, vec!["both"]);
     // February is not wholly expired: its early event goes in a batch.
     assert_eq!(sweep(&*store, &cutoffs, 10).await, vec![1, 0]);
     assert_eq!(stored_events(&*store).await.len(), 2);
@@ -172,7 +202,7 @@ async fn sqlite_reuses_the_space_retention_frees() {
 /// none scans a table whole.
 #[test]
 fn sqlite_lifecycle_statements_use_indexes() {
-    use crate::store::sqlite::{erasure, retention};
+    use crate::store::sqlite::{erasure, retention, session_repair};
 
     let dir = tempfile::tempdir().expect("tempdir");
     drop(crate::store::SqliteStore::open(dir.path()).expect("open"));
@@ -207,6 +237,23 @@ fn sqlite_lifecycle_statements_use_indexes() {
                 erasure::JOBS_THAT_COVER.into(),
                 vec![Integer(10)],
                 "erasures_by_completion",
+            ),
+            // What a repair asks of a session's events: never a walk of every event of an
+            // application, a type or a user.
+            (
+                session_repair::FORGET_GONE_LINK.into(),
+                vec![Text("s1".into()), Text("shop".into())],
+                "events_by_session",
+            ),
+            (
+                session_repair::FORGET_GONE_TYPES.into(),
+                vec![Text("s1".into())],
+                "events_by_session",
+            ),
+            (
+                session_repair::FORGET_GONE_USERS.into(),
+                vec![Text("s1".into())],
+                "events_by_session",
             ),
         ]
     };

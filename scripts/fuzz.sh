@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_EACH="${1:-600}"
-TARGETS=(body timestamp query_params schema_validation)
+TARGETS=(body timestamp query_params schema_validation segment)
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 TOOLCHAIN=()
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

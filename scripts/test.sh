@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Eye's whole test suite: formatting, lints, every test of the workspace, the crash
-# harness, the benchmark smoke run, the Python SDK, the browser tests, the contract test
-# and a short fuzzing run. Installs what a fresh machine lacks (chromium, cargo-fuzz, Python
+# harness, the benchmark smoke run, the Python SDK, the Segment-style SDKs, the browser tests,
+# the contract test and a short fuzzing run. Installs what a fresh machine lacks (chromium, cargo-fuzz, Python
 # and npm packages) and starts PostgreSQL and NATS where they are installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,6 +91,9 @@ VENV="${EYE_PY_VENV:-$HOME/.cache/eye/venv}"
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "clients/python[test]"
 EYE_BIN="$CARGO_TARGET_DIR/debug/eye" "$VENV/bin/python" -m pytest clients/python/tests -q
+
+echo "== Segment-style SDKs, unchanged, against a live server (scripts/compat.sh)"
+EYE_BIN="$CARGO_TARGET_DIR/debug/eye" EYE_PY_VENV="$VENV" bash scripts/compat.sh
 
 echo "== web console (headless chromium)"
 (cd console-tests && npm ci --no-audit --no-fund --silent)

@@ -239,7 +239,7 @@ fn into_events(document: Value) -> Result<(Vec<Value>, Shape, Option<Micros>), A
     let (events, shape) = match document {
         Value::Array(events) => (events, Shape::Array),
         Value::Object(mut object) if object.contains_key("events") => {
-            if let Some(value) = object.remove("sent_at") {
+            if let Some(value) = object.remove("sent_at").filter(|value| !value.is_null()) {
                 sent_at = Some(read_sent_at(&value)?);
             }
             let (1, Some(Value::Array(events))) = (object.len(), object.remove("events")) else {

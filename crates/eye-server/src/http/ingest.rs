@@ -17,10 +17,11 @@ use super::auth::{Authorized, IngestScope, Principal};
 use super::body::{Refusal, read_events};
 use crate::auth::keys;
 use crate::ingest::validation::{
-    RejectCode, Rejection, Rules, protect_refused_body, validate_sent_event,
+    MIN_CLOCK_CORRECTION, RejectCode, Rejection, Rules, parse_timestamp, protect_refused_body,
+    validate_sent_event,
 };
 use crate::model::ids;
-use crate::model::timestamp::{Micros, now_micros};
+use crate::model::timestamp::{Micros, format_micros, now_micros};
 use crate::model::{ErrorEntry, QueueMessage, truncate_utf8};
 use crate::ops::metrics;
 
@@ -165,8 +166,21 @@ pub(super) async fn judge_and_queue(
                     error: event_error(&rejection),
                 });
                 // With PII rules, the event as they left it: never the clear values as sent.
+                // With its clock corrected, the event with the corrected timestamp, which a
+                // replay (that knows no sent_at) judges as this request did.
+                let corrected = corrected_event(event, clock_offset);
                 let raw = if let Some(protected) = rejection.protected_raw.take() {
-                    raw_input(&protected, max_bytes)
+                    match serde_json::from_str::<Value>(&protected) {
+                        Ok(protected) if corrected.is_some() => raw_input(
+                            &corrected_event(&protected, clock_offset)
+                                .unwrap_or(protected)
+                                .to_string(),
+                            max_bytes,
+                        ),
+                        _ => raw_input(&protected, max_bytes),
+                    }
+                } else if let Some(corrected) = corrected {
+                    raw_input(&corrected.to_string(), max_bytes)
                 } else {
                     // A body these events were parsed from always reads again; were it not
                     // to, the event re-serialised is the next best record.
@@ -201,6 +215,18 @@ pub(super) async fn judge_and_queue(
         rejected,
         results,
     })
+}
+
+/// `event` with its timestamp corrected by `clock_offset`, when the correction applies to it
+/// (an offset of a second or more, a timestamp that reads).
+fn corrected_event(event: &Value, clock_offset: Micros) -> Option<Value> {
+    if clock_offset.unsigned_abs() < MIN_CLOCK_CORRECTION {
+        return None;
+    }
+    let sent = parse_timestamp(event.get("timestamp")?.as_str()?)?;
+    let mut corrected = event.clone();
+    corrected["timestamp"] = Value::String(format_micros(sent.saturating_add(clock_offset)));
+    Some(corrected)
 }
 
 /// The rules for events of `app`: the deployment's, with the application's retention.

@@ -515,3 +515,112 @@ async fn messages_of_32_kb_and_batches_of_500_kb_are_accepted() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn a_rejected_message_of_a_fast_clock_is_kept_corrected_and_replays_at_the_true_time() {
+    let app = spawn().await;
+    let client_now = now_rfc3339(time::Duration::minutes(10));
+    let mut broken = cta_click("s-replay", "late", json!("x"));
+    broken["properties"]
+        .as_object_mut()
+        .expect("properties")
+        .remove("element");
+    broken["timestamp"] = json!(client_now);
+    let batch = json!({"sentAt": client_now, "batch": [broken]});
+    let (_, answer) = post_json(&app, "/v1/batch", &batch).await;
+    assert_eq!(answer["rejected"], 1, "{answer}");
+    app.drain().await;
+    let (_, errors) = app.query("/v1/errors").await;
+    let raw: Value =
+        serde_json::from_str(errors["errors"][0]["raw"].as_str().expect("raw")).expect("JSON");
+    let kept = (OffsetDateTime::now_utc() - parse(&raw["timestamp"])).abs();
+    assert!(kept < time::Duration::seconds(5), "kept corrected: {raw}");
+
+    // The schema is relaxed; the replay judges the event at the corrected time.
+    let relaxed = json!({"type": "object"});
+    let put = app
+        .request(
+            Method::PUT,
+            "/v1/schemas/page%20interaction/cta%20click",
+            Some(&app.admin_key),
+        )
+        .json(&relaxed)
+        .send()
+        .await
+        .expect("put");
+    assert!(put.status().is_success(), "{}", put.status());
+    let response = app
+        .request(Method::POST, "/v1/errors/replay", Some(&app.admin_key))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("replay");
+    let (status, outcome) = json_of(response).await;
+    assert_eq!(
+        (status, &outcome["passed"]),
+        (StatusCode::OK, &json!(1)),
+        "{outcome}"
+    );
+    let events = app.all_events("session_id=s-replay").await;
+    let stored = (OffsetDateTime::now_utc() - parse(&events[0]["timestamp"])).abs();
+    assert!(stored < time::Duration::seconds(10), "{}", events[0]);
+}
+
+#[tokio::test]
+async fn what_the_error_store_keeps_of_a_refused_message_has_no_key_and_names_its_session() {
+    let app = spawn().await;
+    // The key written with a JSON escape authenticates, but a text search would miss it.
+    let escaped = app.ingest_key.replacen("eye_", "eye\\u005f", 1);
+    let body = format!(
+        r#"{{"writeKey": "{escaped}", "anonymousId": "s-kept", "messageId": 7, "event": "e"}}"#
+    );
+    let (status, answer) = post(&app, "/v1/track", None, body.into_bytes(), "text/plain").await;
+    assert_eq!(
+        (status, &answer["rejected"]),
+        (StatusCode::OK, &json!(1)),
+        "{answer}"
+    );
+    app.drain().await;
+    let (_, errors) = app.query("/v1/errors").await;
+    let error = &errors["errors"][0];
+    assert_eq!(error["path"], "/messageId", "{error}");
+    assert_eq!(
+        error["session_id"], "s-kept",
+        "an erasure of the session finds it"
+    );
+    let raw = error["raw"].as_str().expect("raw");
+    let secret = &app.ingest_key["eye_".len()..];
+    assert!(!raw.contains(secret) && !raw.contains("writeKey"), "{raw}");
+
+    // A body the route cannot split keeps no key either.
+    let body = json!({"writeKey": app.ingest_key, "batch": "not an array"});
+    let (status, _) = post(
+        &app,
+        "/v1/batch",
+        None,
+        body.to_string().into_bytes(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    app.drain().await;
+    let (_, errors) = app.query("/v1/errors?code=invalid_body").await;
+    let raw = errors["errors"][0]["raw"].as_str().expect("raw");
+    assert!(!raw.contains(secret) && !raw.contains("writeKey"), "{raw}");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_400_even_when_the_key_was_to_be_in_it() {
+    let app = spawn().await;
+    let (status, answer) = post(
+        &app,
+        "/v1/batch",
+        None,
+        b"{not json".to_vec(),
+        "application/json",
+    )
+    .await;
+    assert_segment_error(status, &answer, StatusCode::BAD_REQUEST, "malformed_json");
+    let (status, answer) = post(&app, "/v1/batch", None, Vec::new(), "application/json").await;
+    assert_segment_error(status, &answer, StatusCode::UNAUTHORIZED, "unauthorized");
+}

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::ingest::validation::{
-    MAX_EVENT_ID_CHARS, RejectCode, Rejection, check_identifier, parse_timestamp,
+    MAX_EVENT_ID_CHARS, MAX_NAME_CHARS, RejectCode, Rejection, check_identifier, parse_timestamp,
 };
 use crate::model::timestamp::{Micros, format_micros};
 
@@ -81,6 +81,32 @@ pub fn map_message(
     batch: &BatchDefaults<'_>,
     received_at: Micros,
 ) -> Result<Mapped, Box<Rejection>> {
+    map_object(message, route_type, batch, received_at).map_err(|mut rejection| {
+        // The session it was meant for, so that an erasure of that session finds its record.
+        rejection.session_id = session_hint(message);
+        rejection
+    })
+}
+
+/// The first of the session's sources that reads as an id, in the mapping's order.
+fn session_hint(message: &Value) -> Option<String> {
+    [
+        message.pointer("/context/sessionId"),
+        message.pointer("/properties/session_id"),
+        message.get("anonymousId"),
+        message.get("userId"),
+    ]
+    .into_iter()
+    .find_map(id_text)
+    .filter(|id| check_identifier(id, MAX_NAME_CHARS).is_ok())
+}
+
+fn map_object(
+    message: &Value,
+    route_type: Option<MessageType>,
+    batch: &BatchDefaults<'_>,
+    received_at: Micros,
+) -> Result<Mapped, Box<Rejection>> {
     let Some(message) = message.as_object() else {
         return Err(refuse(
             RejectCode::InvalidEvent,
@@ -94,7 +120,7 @@ pub fn map_message(
     };
     let user_id = id_field(message, "userId")?;
     let anonymous_id = id_field(message, "anonymousId")?;
-    let context = merged_context(message, batch.context)?;
+    let mut context = merged_context(message, batch.context)?;
     let properties = object_field(message, "properties")?;
     let session_id = context
         .as_ref()
@@ -128,11 +154,11 @@ pub fn map_message(
             (word, name, properties.cloned().unwrap_or_default())
         }
         MessageType::Identify => {
-            let data = traits(message, context.as_ref())?;
+            let data = traits(message, context.as_mut())?;
             (kind.as_str().into(), kind.as_str().into(), data)
         }
         MessageType::Group => {
-            let mut data = traits(message, context.as_ref())?;
+            let mut data = traits(message, context.as_mut())?;
             let group_id = id_field(message, "groupId")?.ok_or_else(|| {
                 refuse(
                     RejectCode::MissingField,
@@ -285,19 +311,26 @@ fn merged_context(
     })
 }
 
-/// `traits`, or, where an SDK puts them, `context.traits`.
+/// `traits`, or, where an SDK puts them, `context.traits`, which then leave the context:
+/// they are the event's `data`, which the type's PII rules protect, and `context` is not.
 fn traits(
     message: &Map<String, Value>,
-    context: Option<&Map<String, Value>>,
+    context: Option<&mut Map<String, Value>>,
 ) -> Result<Map<String, Value>, Box<Rejection>> {
     if let Some(traits) = object_field(message, "traits")? {
         return Ok(traits.clone());
     }
-    Ok(context
-        .and_then(|context| context.get("traits"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default())
+    let Some(context) = context else {
+        return Ok(Map::new());
+    };
+    match context.remove("traits") {
+        Some(Value::Object(traits)) => Ok(traits),
+        Some(other) => {
+            context.insert("traits".into(), other);
+            Ok(Map::new())
+        }
+        None => Ok(Map::new()),
+    }
 }
 
 fn required_text(message: &Map<String, Value>, field: &str) -> Result<String, Box<Rejection>> {

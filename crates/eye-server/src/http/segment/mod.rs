@@ -8,6 +8,7 @@
 //! ([`top_level_error`]).
 
 mod credentials;
+mod kept;
 pub mod mapping;
 
 use axum::Json;
@@ -181,8 +182,10 @@ async fn serve(
     };
     let document = match json::parse_strict(&bytes) {
         Ok(document) => document,
-        // Without a key in a header, a body that is not JSON has no key either.
-        Err(_) if principal.is_none() => return Err(credentials::missing()),
+        // Without a key in a header, an empty body has no key either.
+        Err(_) if principal.is_none() && bytes.iter().all(u8::is_ascii_whitespace) => {
+            return Err(credentials::missing());
+        }
         Err(error) => {
             let refusal = Refusal {
                 error: ApiError::malformed_json(format!("the body is not valid JSON: {error}")),
@@ -201,7 +204,8 @@ async fn serve(
     let messages = match messages_of(&document, route_type, limits.max_batch_events) {
         Ok(messages) => messages,
         Err(error) => {
-            let refusal = Refusal { error, raw: bytes };
+            let raw = kept::kept_body(&document, route_type, &state.schemas).into_bytes();
+            let refusal = Refusal { error, raw };
             return Err(record_refusal(state, &principal, refusal, received_at).await);
         }
     };
@@ -223,7 +227,7 @@ async fn serve(
             },
             Err(rejection) => Candidate::Refused {
                 rejection: rejection.clone(),
-                raw: message.to_string(),
+                raw: kept::kept_message(message, route_type, &state.schemas),
             },
         })
         .collect();
@@ -252,6 +256,14 @@ fn messages_of(
     };
     if route_type.is_some() {
         return Ok(vec![document.clone()]);
+    }
+    if !matches!(
+        object.get("context"),
+        None | Some(Value::Null | Value::Object(_))
+    ) {
+        return Err(ApiError::invalid_body(
+            "the batch's `context` must be a JSON object",
+        ));
     }
     let messages = match object.get("batch") {
         Some(Value::Array(messages)) => messages,

@@ -296,3 +296,33 @@ fn messages_that_cannot_become_events_are_refused_with_their_path() {
         );
     }
 }
+
+#[test]
+fn traits_found_in_the_context_become_data_and_leave_the_context() {
+    let mapped = event(json!({"type": "identify", "userId": "u",
+        "context": {"traits": {"email": "a@example.com"}, "locale": "en"}}));
+    assert_eq!(mapped["data"], json!({"email": "a@example.com"}));
+    assert_eq!(
+        mapped["context"],
+        json!({"locale": "en"}),
+        "PII rules protect data, not context"
+    );
+    let own = event(
+        json!({"type": "identify", "userId": "u", "traits": {"plan": "pro"},
+        "context": {"traits": {"plan": "pro"}}}),
+    );
+    assert_eq!(
+        own["context"],
+        json!({"traits": {"plan": "pro"}}),
+        "top-level traits: context untouched"
+    );
+}
+
+#[test]
+fn a_refused_message_names_the_session_it_was_meant_for() {
+    let rejection = map(json!({"type": "track", "anonymousId": "s-9", "properties": [1]}))
+        .expect_err("refused");
+    assert_eq!(rejection.session_id.as_deref(), Some("s-9"));
+    let rejection = map(json!({"type": "nope", "context": {"sessionId": 5}})).expect_err("refused");
+    assert_eq!(rejection.session_id.as_deref(), Some("5"));
+}

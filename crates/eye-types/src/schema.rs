@@ -96,16 +96,19 @@ pub struct Identifier;
 
 impl PartialSchema for Identifier {
     fn schema() -> RefOr<Schema> {
-        Object::builder()
-            .schema_type(Type::String)
-            .min_length(Some(1))
-            .max_length(Some(MAX_IDENTIFIER_CHARS))
-            .pattern(Some(NO_CONTROL_CHARACTERS))
-            .description(Some(
-                "1 to 128 characters, none of them a control character",
-            ))
-            .into()
+        identifier("1 to 128 characters, none of them a control character").into()
     }
+}
+
+/// A string of 1 to 128 characters, none of them a control character.
+fn identifier(description: &str) -> Object {
+    Object::builder()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_IDENTIFIER_CHARS))
+        .pattern(Some(NO_CONTROL_CHARACTERS))
+        .description(Some(description))
+        .build()
 }
 
 impl ToSchema for Identifier {}
@@ -208,15 +211,10 @@ pub struct UserId;
 
 impl PartialSchema for UserId {
     fn schema() -> RefOr<Schema> {
-        Object::builder()
-            .schema_type(Type::String)
-            .min_length(Some(1))
-            .max_length(Some(MAX_IDENTIFIER_CHARS))
-            .pattern(Some(NO_CONTROL_CHARACTERS))
-            .description(Some(
-                "The user the application knows (Segment's `userId`): 1 to 128 characters, none of them a control character. `GET /v1/events?user_id=` and `GET /v1/sessions?user_id=` find its events and sessions",
-            ))
-            .into()
+        identifier(
+            "The user the application knows (Segment's `userId`): 1 to 128 characters, none of them a control character. `GET /v1/events?user_id=` and `GET /v1/sessions?user_id=` find its events and sessions",
+        )
+        .into()
     }
 }
 

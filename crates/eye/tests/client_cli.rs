@@ -2,19 +2,15 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{EYE, Server, create_key, drain, json_lines, output_within};
+use common::{
+    KeyedServer, create_key, drain, json_lines, post_events, run, spawn_tail, tail_sessions,
+};
 use serde_json::Value;
 
 /// Longer than any wait here should take; each ends as soon as its condition holds.
 const WAIT: Duration = Duration::from_secs(30);
-
-fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let run = common::run_with(args, stdin, &[]);
-    (run.code, run.stdout, run.stderr)
-}
 
 fn event(session: &str, name: &str, timestamp: &str) -> String {
     format!(
@@ -24,11 +20,13 @@ fn event(session: &str, name: &str, timestamp: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_then_query_from_the_command_line() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ingest = create_key(dir.path(), "shop", "ingest");
-    let query = create_key(dir.path(), "team", "query");
-    let server = Server::start(dir.path(), &[]);
-    let url = server.base.clone();
+    let KeyedServer {
+        url,
+        ingest,
+        query,
+        dir,
+        ..
+    } = &KeyedServer::start();
 
     let file = dir.path().join("events.jsonl");
     let lines = [
@@ -45,9 +43,9 @@ async fn send_then_query_from_the_command_line() {
             "send",
             file.to_str().expect("utf-8"),
             "--url",
-            &url,
+            url,
             "--key",
-            &ingest,
+            ingest,
             "--format",
             "table",
         ],
@@ -71,7 +69,7 @@ async fn send_then_query_from_the_command_line() {
         event("s3", "pageview", "2021-01-01 10:00:00"),
         event("s3", "submit", "2021-01-01 10:00:01")
     );
-    let (code, stdout, _) = run(&["send", "--url", &url, "--key", &ingest], Some(&array));
+    let (code, stdout, _) = run(&["send", "--url", url, "--key", ingest], Some(&array));
     assert_eq!(code, 0, "{stdout}");
     let summary = &json_lines(&stdout)[0];
     assert_eq!(
@@ -79,10 +77,10 @@ async fn send_then_query_from_the_command_line() {
         (&Value::from(2), &Value::from(0)),
         "piped, the summary is a JSON line: {stdout}"
     );
-    drain(&common::http(), &url, Duration::from_secs(10)).await;
+    drain(&common::http(), url, Duration::from_secs(10)).await;
 
     let (code, stdout, stderr) = run(
-        &["events", "--url", &url, "--key", &query, "--format", "json"],
+        &["events", "--url", url, "--key", query, "--format", "json"],
         None,
     );
     assert_eq!(code, 0, "{stderr}");
@@ -98,9 +96,9 @@ async fn send_then_query_from_the_command_line() {
         &[
             "events",
             "--url",
-            &url,
+            url,
             "--key",
-            &query,
+            query,
             "--session-id",
             "s1",
             "--format",
@@ -117,7 +115,7 @@ async fn send_then_query_from_the_command_line() {
 
     let (_, stdout, _) = run(
         &[
-            "events", "--url", &url, "--key", &query, "--desc", "--limit", "2", "--format", "json",
+            "events", "--url", url, "--key", query, "--desc", "--limit", "2", "--format", "json",
         ],
         None,
     );
@@ -134,7 +132,7 @@ async fn send_then_query_from_the_command_line() {
 
     let (_, stdout, stderr) = run(
         &[
-            "sessions", "s3", "--url", &url, "--key", &query, "--format", "json",
+            "sessions", "s3", "--url", url, "--key", query, "--format", "json",
         ],
         None,
     );
@@ -148,7 +146,7 @@ async fn send_then_query_from_the_command_line() {
     assert!(stderr.contains("session s3: 2 events"), "{stderr}");
 
     let (_, stdout, _) = run(
-        &["errors", "--url", &url, "--key", &query, "--format", "json"],
+        &["errors", "--url", url, "--key", query, "--format", "json"],
         None,
     );
     let errors = json_lines(&stdout);
@@ -161,7 +159,7 @@ async fn send_then_query_from_the_command_line() {
             "errors",
             "replay",
             "--url",
-            &url,
+            url,
             "--key",
             &admin,
             "--dry-run",
@@ -177,7 +175,7 @@ async fn send_then_query_from_the_command_line() {
     );
     let (_, stdout, _) = run(
         &[
-            "errors", "replay", "--url", &url, "--key", &admin, "--format", "json",
+            "errors", "replay", "--url", url, "--key", &admin, "--format", "json",
         ],
         None,
     );
@@ -186,7 +184,7 @@ async fn send_then_query_from_the_command_line() {
     let with_env = common::run_with(
         &["events", "--format", "json"],
         None,
-        &[("EYE_URL", &url), ("EYE_KEY", &query)],
+        &[("EYE_URL", url), ("EYE_KEY", query)],
     );
     assert_eq!(json_lines(&with_env.stdout).len(), 5, "EYE_URL and EYE_KEY");
 
@@ -194,7 +192,7 @@ async fn send_then_query_from_the_command_line() {
         &[
             "events",
             "--url",
-            &url,
+            url,
             "--key",
             "eye_wrong",
             "--format",
@@ -217,30 +215,22 @@ async fn tail_can_poll_instead() {
 }
 
 async fn tail_follows_new_events(mode: &[&str]) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ingest = create_key(dir.path(), "shop", "ingest");
-    let query = create_key(dir.path(), "team", "query");
-    let server = Server::start(dir.path(), &[]);
-    let url = server.base.clone();
-    let tail = Command::new(EYE)
-        .args([
-            "tail",
-            "--url",
-            &url,
-            "--key",
-            &query,
-            "--max-events",
-            "3",
-            "--format",
-            "json",
-            "--name",
-            "live",
-        ])
-        .args(mode)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tail");
+    let KeyedServer {
+        server,
+        url,
+        ingest,
+        query,
+        ..
+    } = &KeyedServer::start();
+    let tail = spawn_tail(
+        url,
+        query,
+        &[
+            &["--max-events", "3", "--format", "json", "--name", "live"],
+            mode,
+        ]
+        .concat(),
+    );
     // Events stored before the tail is listening are not followed: wait for its first
     // request (the access log writes the line once the answer has started, so the live
     // stream has subscribed; a poll looks back far enough for events sent afterwards).
@@ -255,32 +245,10 @@ async fn tail_follows_new_events(mode: &[&str]) {
             .format(&time::format_description::well_known::Rfc3339)
             .expect("format")
     };
-    let http = common::http();
-    for n in 0..4 {
+    let events = (0..4).map(|n| {
         let name = if n == 1 { "other" } else { "live" };
-        let body: Value =
-            serde_json::from_str(&event(&format!("t{n}"), name, &now())).expect("json");
-        let response = http
-            .post(format!("{url}/v1/events"))
-            .bearer_auth(&ingest)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), 202);
-    }
-    let output = tokio::task::spawn_blocking(move || output_within(tail, WAIT, "eye tail"))
-        .await
-        .expect("join");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let events = json_lines(&String::from_utf8_lossy(&output.stdout));
-    let sessions: Vec<&str> = events
-        .iter()
-        .map(|e| e["session_id"].as_str().expect("session"))
-        .collect();
-    assert_eq!(sessions, vec!["t0", "t2", "t3"]);
+        serde_json::from_str::<Value>(&event(&format!("t{n}"), name, &now())).expect("json")
+    });
+    post_events(url, ingest, events).await;
+    assert_eq!(tail_sessions(tail, WAIT).await, ["t0", "t2", "t3"]);
 }

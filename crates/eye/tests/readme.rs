@@ -267,6 +267,29 @@ fn the_data_keeping_examples_run_as_written() {
     );
 }
 
+/// The start of a script for a section's examples: `curl` that fails on an error and marks
+/// the end of each output, a query and an ingest key in `$QUERY` and `$INGEST`, and `eye
+/// serve` on `address` with the shipped schemas, ready.
+fn server_with_keys(address: &str) -> String {
+    [
+        "set -euo pipefail".to_owned(),
+        "curl() { command curl --max-time 10 -f \"$@\"; printf '\\n== curl done\\n'; }".to_owned(),
+        "QUERY=$(\"$EYE\" keys create --data-dir eye-data --app analytics --scope query 2>/dev/null)"
+            .to_owned(),
+        "INGEST=$(\"$EYE\" keys create --data-dir eye-data --app shop --scope ingest 2>/dev/null)"
+            .to_owned(),
+        format!(
+            "\"$EYE\" serve --data-dir eye-data --schemas schemas --listen {address} >/dev/null 2>server.log &"
+        ),
+        "SERVER=$!; trap 'kill $SERVER' EXIT".to_owned(),
+        wait_until(
+            &format!("command curl -sf http://{address}/readyz >/dev/null"),
+            "the server is not ready",
+        ),
+    ]
+    .join("\n")
+}
+
 #[test]
 fn the_query_api_examples_run_as_written() {
     let script = blocks_under("## Query API (query scope)", "sh")
@@ -315,20 +338,7 @@ fn the_query_api_examples_run_as_written() {
     ]
     .join(", ");
     let mut lines = vec![
-        "set -euo pipefail".to_owned(),
-        "curl() { command curl --max-time 10 -f \"$@\"; printf '\\n== curl done\\n'; }".to_owned(),
-        "QUERY=$(\"$EYE\" keys create --data-dir eye-data --app analytics --scope query 2>/dev/null)"
-            .to_owned(),
-        "INGEST=$(\"$EYE\" keys create --data-dir eye-data --app shop --scope ingest 2>/dev/null)"
-            .to_owned(),
-        format!(
-            "\"$EYE\" serve --data-dir eye-data --schemas schemas --listen {address} >/dev/null 2>server.log &"
-        ),
-        "SERVER=$!; trap 'kill $SERVER' EXIT".to_owned(),
-        wait_until(
-            &format!("command curl -sf http://{address}/readyz >/dev/null"),
-            "the server is not ready",
-        ),
+        server_with_keys(&address),
         format!(
             "command curl -sf -H \"Authorization: Bearer $INGEST\" -H 'Content-Type: application/json' \
              -d '[{events}]' http://{address}/v1/events | grep -q '\"rejected\":0'"
@@ -375,22 +385,7 @@ fn the_segment_examples_run_as_written() {
         .expect("the block of examples");
     let work = tempfile::tempdir().expect("tempdir");
     let address = format!("127.0.0.1:{}", free_port());
-    let mut lines = vec![
-        "set -euo pipefail".to_owned(),
-        "curl() { command curl --max-time 10 -f \"$@\"; printf '\\n== curl done\\n'; }".to_owned(),
-        "QUERY=$(\"$EYE\" keys create --data-dir eye-data --app analytics --scope query 2>/dev/null)"
-            .to_owned(),
-        "INGEST=$(\"$EYE\" keys create --data-dir eye-data --app shop --scope ingest 2>/dev/null)"
-            .to_owned(),
-        format!(
-            "\"$EYE\" serve --data-dir eye-data --schemas schemas --listen {address} >/dev/null 2>server.log &"
-        ),
-        "SERVER=$!; trap 'kill $SERVER' EXIT".to_owned(),
-        wait_until(
-            &format!("command curl -sf http://{address}/readyz >/dev/null"),
-            "the server is not ready",
-        ),
-    ];
+    let mut lines = vec![server_with_keys(&address)];
     for line in script.lines() {
         // A reader types the query a moment after sending; the test waits for the store.
         if line.contains("/v1/events?") {

@@ -6,20 +6,14 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{EYE, Server, create_key, drain, json_lines, output_within};
+use common::{KeyedServer, drain, json_lines, post_events, run, spawn_tail, tail_sessions};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let run = common::run_with(args, stdin, &[]);
-    (run.code, run.stdout, run.stderr)
-}
 
 fn event(session: &str, user: Option<&str>, second: u32) -> Value {
     let mut event = json!({
@@ -38,11 +32,9 @@ fn event(session: &str, user: Option<&str>, second: u32) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_and_sessions_of_one_user() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ingest = create_key(dir.path(), "shop", "ingest");
-    let query = create_key(dir.path(), "team", "query");
-    let server = Server::start(dir.path(), &[]);
-    let url = server.base.clone();
+    let KeyedServer {
+        url, ingest, query, ..
+    } = &KeyedServer::start();
     let lines: Vec<String> = [
         event("s1", Some("u-1"), 1),
         event("s1", Some("u-1"), 2),
@@ -54,15 +46,15 @@ async fn events_and_sessions_of_one_user() {
     .map(Value::to_string)
     .collect();
     let (code, stdout, stderr) = run(
-        &["send", "--url", &url, "--key", &ingest],
+        &["send", "--url", url, "--key", ingest],
         Some(&lines.join("\n")),
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    drain(&common::http(), &url, Duration::from_secs(10)).await;
+    drain(&common::http(), url, Duration::from_secs(10)).await;
 
     let (code, stdout, stderr) = run(
         &[
-            "events", "--url", &url, "--key", &query, "--user", "u-1", "--format", "json",
+            "events", "--url", url, "--key", query, "--user", "u-1", "--format", "json",
         ],
         None,
     );
@@ -82,9 +74,7 @@ async fn events_and_sessions_of_one_user() {
 
     // A table shows each event's user, `-` for none.
     let (_, stdout, _) = run(
-        &[
-            "events", "--url", &url, "--key", &query, "--format", "table",
-        ],
+        &["events", "--url", url, "--key", query, "--format", "table"],
         None,
     );
     let table: Vec<&str> = stdout.lines().collect();
@@ -98,7 +88,7 @@ async fn events_and_sessions_of_one_user() {
 
     let (code, stdout, stderr) = run(
         &[
-            "sessions", "--url", &url, "--key", &query, "--user", "u-1", "--format", "json",
+            "sessions", "--url", url, "--key", query, "--user", "u-1", "--format", "json",
         ],
         None,
     );
@@ -111,7 +101,7 @@ async fn events_and_sessions_of_one_user() {
 
     let (code, _, stderr) = run(
         &[
-            "sessions", "s1", "--url", &url, "--key", &query, "--user", "u-1",
+            "sessions", "s1", "--url", url, "--key", query, "--user", "u-1",
         ],
         None,
     );
@@ -123,7 +113,7 @@ async fn events_and_sessions_of_one_user() {
 
     let (code, _, stderr) = run(
         &[
-            "export", "--url", &url, "--key", &query, "--errors", "--user", "u-1",
+            "export", "--url", url, "--key", query, "--errors", "--user", "u-1",
         ],
         None,
     );
@@ -133,63 +123,33 @@ async fn events_and_sessions_of_one_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_follows_only_the_users_events() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ingest = create_key(dir.path(), "shop", "ingest");
-    let query = create_key(dir.path(), "team", "query");
-    let server = Server::start(dir.path(), &[]);
-    let url = server.base.clone();
-    let tail = Command::new(EYE)
-        .args([
-            "tail",
-            "--url",
-            &url,
-            "--key",
-            &query,
-            "--user",
-            "u-live",
-            "--max-events",
-            "2",
-            "--format",
-            "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tail");
+    let KeyedServer {
+        server,
+        url,
+        ingest,
+        query,
+        ..
+    } = &KeyedServer::start();
+    let tail = spawn_tail(
+        url,
+        query,
+        &["--user", "u-live", "--max-events", "2", "--format", "json"],
+    );
     server.wait_for_line(
         &["method=GET", "route=/v1/events/live ", "status=200"],
         WAIT,
     );
     let now = OffsetDateTime::now_utc().format(&Rfc3339).expect("format");
-    let http = common::http();
-    for (n, user) in [Some("u-live"), Some("someone else"), None, Some("u-live")]
+    let events = [Some("u-live"), Some("someone else"), None, Some("u-live")]
         .into_iter()
         .enumerate()
-    {
-        let mut body = event(&format!("t{n}"), user, 0);
-        body["timestamp"] = json!(now);
-        let response = http
-            .post(format!("{url}/v1/events"))
-            .bearer_auth(&ingest)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), 202);
-    }
-    let output = tokio::task::spawn_blocking(move || output_within(tail, WAIT, "eye tail"))
-        .await
-        .expect("join");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let sessions: Vec<String> = json_lines(&String::from_utf8_lossy(&output.stdout))
-        .iter()
-        .map(|e| e["session_id"].as_str().expect("session").to_owned())
-        .collect();
-    assert_eq!(sessions, ["t0", "t3"]);
+        .map(|(n, user)| {
+            let mut body = event(&format!("t{n}"), user, 0);
+            body["timestamp"] = json!(now);
+            body
+        });
+    post_events(url, ingest, events).await;
+    assert_eq!(tail_sessions(tail, WAIT).await, ["t0", "t3"]);
 }
 
 /// A stand-in for the server: takes one request, answers that its one event was accepted,

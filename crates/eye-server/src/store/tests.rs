@@ -1,7 +1,8 @@
 //! The store conformance suite: one function per behaviour, stamped out per backend.
 //! Retention and usage behaviours are in `tests/lifecycle.rs` (and `lifecycle_backends.rs`),
 //! erasure in `tests/erasure.rs`, what moving to another store relies on in
-//! `tests/moving.rs`, users, contexts and original timestamps in `tests/users.rs`.
+//! `tests/moving.rs`, users, contexts and original timestamps in `tests/users.rs`. The
+//! helpers those files share are here (SQLite query plans, walking the session list).
 
 mod erasure;
 mod lifecycle;
@@ -825,6 +826,116 @@ conformance_suite!(
     session_users_stay_exact_through_retention_and_erasure,
 );
 
+/// The ids of the sessions `query` lists, walked in pages of `query.limit`, each after the
+/// last of the page before (ten pages at most): a page holds one session more than its
+/// limit when another follows.
+pub(super) async fn session_ids_page_by_page(
+    store: &dyn Store,
+    query: super::SessionListQuery,
+) -> Vec<String> {
+    let size = query.limit;
+    let mut seen = Vec::new();
+    let mut after: Option<super::SessionPosition> = None;
+    for _ in 0..10 {
+        let mut got = store
+            .list_sessions(super::SessionListQuery {
+                after: after.clone(),
+                ..query.clone()
+            })
+            .await
+            .expect("page");
+        let more = got.len() > size;
+        got.truncate(size);
+        seen.extend(got.iter().map(|s| s.session_id.clone()));
+        if !more {
+            break;
+        }
+        let last = got.last().expect("a full page");
+        after = Some(super::SessionPosition {
+            last_ts: last.last_timestamp,
+            session_id: last.session_id.clone(),
+        });
+    }
+    seen
+}
+
+/// A fresh SQLite store's database (the store made its tables and closed), opened bare to
+/// read the plans of the statements the store builds. The directory holds the file: keep
+/// it while the connection is used.
+pub(super) fn sqlite_plans() -> (tempfile::TempDir, rusqlite::Connection) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(super::SqliteStore::open(dir.path()).expect("open"));
+    let connection = rusqlite::Connection::open(dir.path().join("eye.db")).expect("open");
+    (dir, connection)
+}
+
+/// SQLite's plan of `statement`, its values bound: one line a step.
+pub(super) fn query_plan(
+    connection: &rusqlite::Connection,
+    statement: super::sqlite::events::SqliteStatement,
+) -> Vec<String> {
+    connection
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.text))
+        .expect("prepare")
+        .query_map(rusqlite::params_from_iter(statement.values), |row| {
+            row.get::<_, String>(3)
+        })
+        .expect("plan")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// `query` in both orders, each as a first page and as a later one, 100 events a page.
+pub(super) fn event_pages(query: &EventQuery) -> Vec<EventQuery> {
+    let mut pages = Vec::new();
+    for order in [Order::Asc, Order::Desc] {
+        for after in [
+            None,
+            Some(Position {
+                at: 0,
+                id: Uuid::nil(),
+            }),
+        ] {
+            pages.push(EventQuery {
+                order,
+                after,
+                limit: 100,
+                ..query.clone()
+            });
+        }
+    }
+    pages
+}
+
+/// SQLite's plan of the session list as the store builds it for `query`, in both orders,
+/// each as a first page and as a later one, 100 sessions a page: the pages and their plans.
+pub(super) fn session_list_plans(
+    connection: &rusqlite::Connection,
+    query: &super::SessionListQuery,
+) -> Vec<(super::SessionListQuery, Vec<String>)> {
+    let mut plans = Vec::new();
+    for order in [Order::Asc, Order::Desc] {
+        for after in [
+            None,
+            Some(super::SessionPosition {
+                last_ts: 5,
+                session_id: "s".into(),
+            }),
+        ] {
+            let page = super::SessionListQuery {
+                order,
+                after,
+                limit: 100,
+                ..query.clone()
+            };
+            let mut statement = super::sqlite::events::SqliteStatement::new("");
+            super::session_list::statement(&mut statement, &page, Some(3_600_000_000));
+            plans.push((page, query_plan(connection, statement)));
+        }
+    }
+    plans
+}
+
 /// Every filter of the query API is served by an index, never a full scan of `events`:
 /// the plans of the statements the store itself builds, with their values bound, for
 /// every filter, both orders, first pages and later ones.
@@ -832,9 +943,7 @@ conformance_suite!(
 fn sqlite_event_queries_use_indexes() {
     use super::sqlite::events::query_statement;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    drop(super::SqliteStore::open(dir.path()).expect("open"));
-    let connection = rusqlite::Connection::open(dir.path().join("eye.db")).expect("open");
+    let (_dir, connection) = sqlite_plans();
     let text = |value: &str| Some(value.to_owned());
     let queries = [
         EventQuery {
@@ -868,38 +977,14 @@ fn sqlite_event_queries_use_indexes() {
     ];
     let mut planned = 0;
     for query in queries {
-        for order in [Order::Asc, Order::Desc] {
-            for after in [
-                None,
-                Some(Position {
-                    at: 0,
-                    id: uuid::Uuid::nil(),
-                }),
-            ] {
-                let query = EventQuery {
-                    order,
-                    after,
-                    limit: 100,
-                    ..query.clone()
-                };
-                let statement = query_statement(&query);
-                let sql = format!("EXPLAIN QUERY PLAN {}", statement.text);
-                let plan: Vec<String> = connection
-                    .prepare(&sql)
-                    .expect("prepare")
-                    .query_map(rusqlite::params_from_iter(statement.values), |row| {
-                        row.get::<_, String>(3)
-                    })
-                    .expect("plan")
-                    .collect::<Result<_, _>>()
-                    .expect("rows");
-                assert!(!plan.is_empty(), "no plan for {query:?}");
-                let full_scan = plan
-                    .iter()
-                    .any(|step| step.starts_with("SCAN events") && !step.contains("INDEX"));
-                assert!(!full_scan, "{query:?}: {plan:?}");
-                planned += 1;
-            }
+        for query in event_pages(&query) {
+            let plan = query_plan(&connection, query_statement(&query));
+            assert!(!plan.is_empty(), "no plan for {query:?}");
+            let full_scan = plan
+                .iter()
+                .any(|step| step.starts_with("SCAN events") && !step.contains("INDEX"));
+            assert!(!full_scan, "{query:?}: {plan:?}");
+            planned += 1;
         }
     }
     assert_eq!(planned, 28);

@@ -405,3 +405,84 @@ pub fn http_with_timeout(timeout: std::time::Duration) -> reqwest::Client {
         .build()
         .expect("http client")
 }
+
+/// A server on a data directory of its own, with an ingest key (app `shop`) and a query key
+/// (app `team`) made before it started.
+pub struct KeyedServer {
+    pub server: Server,
+    /// The server's base URL.
+    pub url: String,
+    pub ingest: String,
+    pub query: String,
+    // Last: the server stops before its data directory goes.
+    pub dir: tempfile::TempDir,
+}
+
+impl KeyedServer {
+    pub fn start() -> KeyedServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ingest = create_key(dir.path(), "shop", "ingest");
+        let query = create_key(dir.path(), "team", "query");
+        let server = Server::start(dir.path(), &[]);
+        KeyedServer {
+            url: server.base.clone(),
+            server,
+            ingest,
+            query,
+            dir,
+        }
+    }
+}
+
+/// `eye tail --url <url> --key <key>` with `args`, its output piped (read it with
+/// [`tail_sessions`]).
+pub fn spawn_tail(url: &str, key: &str, args: &[&str]) -> Child {
+    Command::new(EYE)
+        .args(["tail", "--url", url, "--key", key])
+        .args(args)
+        .env_remove("EYE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tail")
+}
+
+/// POSTs each of `events` to `<base>/v1/events` with `key`; fails the test on an answer
+/// other than 202.
+pub async fn post_events(base: &str, key: &str, events: impl IntoIterator<Item = Value>) {
+    let http = http();
+    for body in events {
+        let response = http
+            .post(format!("{base}/v1/events"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 202);
+    }
+}
+
+/// Waits (up to `limit`) for a tail started with `--format json` to end, fails the test
+/// unless it succeeded, and returns the `session_id` of each event it printed, in order.
+pub async fn tail_sessions(tail: Child, limit: Duration) -> Vec<String> {
+    let output = tokio::task::spawn_blocking(move || output_within(tail, limit, "eye tail"))
+        .await
+        .expect("join");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json_lines(&String::from_utf8_lossy(&output.stdout))
+        .iter()
+        .map(|e| e["session_id"].as_str().expect("session").to_owned())
+        .collect()
+}
+
+/// The exit code, standard output and standard error of `eye` with `args` (and `stdin`),
+/// none of the caller's `EYE_*` settings.
+pub fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let run = run_with(args, stdin, &[]);
+    (run.code, run.stdout, run.stderr)
+}

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use super::erasure::{DONE_AT, run};
 use super::lifecycle::{before, stored_events, sweep};
-use super::{Harness, event, events_of};
+use super::{
+    Harness, event, events_of, query_plan, session_ids_page_by_page, session_list_plans,
+    sqlite_plans,
+};
 use crate::model::EventRecord;
 use crate::store::lifecycle::ErasureRequest;
-use crate::store::{
-    CountQuery, GroupBy, Interval, Order, SessionListQuery, SessionPosition, Store,
-};
+use crate::store::{CountQuery, GroupBy, Interval, Order, SessionListQuery, Store};
 
 const FAR: i64 = 1 << 60;
 
@@ -393,30 +394,7 @@ pub(crate) async fn sessions_are_listed_filtered_and_paged(harness: &dyn Harness
 
     // Pages of two, each starting after the last of the one before, in both orders.
     for order in [Order::Desc, Order::Asc] {
-        let mut seen = Vec::new();
-        let mut after: Option<SessionPosition> = None;
-        for _ in 0..10 {
-            let mut got = list(
-                &*store,
-                SessionListQuery {
-                    order,
-                    after: after.clone(),
-                    ..page(2)
-                },
-            )
-            .await;
-            let more = got.len() > 2;
-            got.truncate(2);
-            seen.extend(got.iter().map(|s| s.session_id.clone()));
-            if !more {
-                break;
-            }
-            let last = got.last().expect("a full page");
-            after = Some(SessionPosition {
-                last_ts: last.last_timestamp,
-                session_id: last.session_id.clone(),
-            });
-        }
+        let seen = session_ids_page_by_page(&*store, SessionListQuery { order, ..page(2) }).await;
         let whole: Vec<String> = list(&*store, SessionListQuery { order, ..page(100) })
             .await
             .into_iter()
@@ -460,20 +438,8 @@ pub(crate) async fn sessions_are_listed_filtered_and_paged(harness: &dyn Harness
 fn sqlite_session_list_and_counts_use_indexes() {
     use crate::store::sqlite::events::SqliteStatement;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    drop(crate::store::SqliteStore::open(dir.path()).expect("open"));
-    let connection = rusqlite::Connection::open(dir.path().join("eye.db")).expect("open");
-    let plan = |statement: SqliteStatement| -> Vec<String> {
-        connection
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.text))
-            .expect("prepare")
-            .query_map(rusqlite::params_from_iter(statement.values), |row| {
-                row.get::<_, String>(3)
-            })
-            .expect("plan")
-            .collect::<Result<_, _>>()
-            .expect("rows")
-    };
+    let (_dir, connection) = sqlite_plans();
+    let plan = |statement: SqliteStatement| query_plan(&connection, statement);
     let filters = [
         SessionListQuery::default(),
         SessionListQuery {
@@ -489,38 +455,23 @@ fn sqlite_session_list_and_counts_use_indexes() {
         },
     ];
     for query in filters {
-        for order in [Order::Asc, Order::Desc] {
-            for after in [
-                None,
-                Some(SessionPosition {
-                    last_ts: 5,
-                    session_id: "s".into(),
-                }),
-            ] {
-                let query = SessionListQuery {
-                    order,
-                    after,
-                    limit: 100,
-                    ..query.clone()
-                };
-                let mut statement = SqliteStatement::new("");
-                crate::store::session_list::statement(&mut statement, &query, Some(3_600_000_000));
-                let steps = plan(statement);
-                assert!(
-                    steps.iter().any(|s| s.contains("sessions_by_activity")
-                        || s.contains("COVERING INDEX sessions_by_activity")),
-                    "{query:?}: {steps:?}"
-                );
-                assert!(
-                    !steps.iter().any(|s| s.contains("TEMP B-TREE")),
-                    "{query:?} sorts: {steps:?}"
-                );
-                assert!(
-                    !steps.iter().any(|s| s.starts_with("SCAN session_apps")
+        for (query, steps) in session_list_plans(&connection, &query) {
+            assert!(
+                steps.iter().any(|s| s.contains("sessions_by_activity")
+                    || s.contains("COVERING INDEX sessions_by_activity")),
+                "{query:?}: {steps:?}"
+            );
+            assert!(
+                !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+                "{query:?} sorts: {steps:?}"
+            );
+            assert!(
+                !steps
+                    .iter()
+                    .any(|s| s.starts_with("SCAN session_apps")
                         || s.starts_with("SCAN session_types")),
-                    "{query:?}: {steps:?}"
-                );
-            }
+                "{query:?}: {steps:?}"
+            );
         }
     }
     // The statements the SQLite store runs: ungrouped, grouped by every field of a table's

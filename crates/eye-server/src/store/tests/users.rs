@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::erasure::{DONE_AT, run};
 use super::lifecycle::{before, stored_events, sweep};
-use super::{Harness, event, events_of};
+use super::{
+    Harness, event, event_pages, events_of, query_plan, session_ids_page_by_page,
+    session_list_plans, sqlite_plans,
+};
 use crate::model::EventRecord;
 use crate::store::lifecycle::ErasureRequest;
-use crate::store::{
-    EventQuery, Order, Position, SessionListQuery, SessionPosition, SessionSummary, Store,
-};
+use crate::store::{EventQuery, Order, Position, SessionListQuery, SessionSummary, Store};
 
 const CONTEXT: &str = r#"{"page":{"url":"https://shop.example.com/cart","title":"Cart"},"userAgent":"Mozilla/5.0","library":{"name":"eye-js","version":"1.2.0"},"locale":"fr-FR"}"#;
 
@@ -297,29 +298,14 @@ pub(crate) async fn sessions_are_listed_by_user(harness: &dyn Harness) {
 
     // Pages of one, each after the last of the one before, in both orders.
     for order in [Order::Desc, Order::Asc] {
-        let mut seen = Vec::new();
-        let mut after: Option<SessionPosition> = None;
-        for _ in 0..10 {
-            let mut got = store
-                .list_sessions(with(SessionListQuery {
-                    order,
-                    after: after.clone(),
-                    ..newest_first(1)
-                }))
-                .await
-                .expect("page");
-            let more = got.len() > 1;
-            got.truncate(1);
-            seen.extend(got.iter().map(|s| s.session_id.clone()));
-            if !more {
-                break;
-            }
-            let last = got.last().expect("a full page");
-            after = Some(SessionPosition {
-                last_ts: last.last_timestamp,
-                session_id: last.session_id.clone(),
-            });
-        }
+        let seen = session_ids_page_by_page(
+            &*store,
+            with(SessionListQuery {
+                order,
+                ..newest_first(1)
+            }),
+        )
+        .await;
         let whole = list(
             &*store,
             with(SessionListQuery {
@@ -481,22 +467,9 @@ pub(crate) async fn assert_upgraded_from_version_6(store: &dyn Store) {
 /// `session_users_by_user`: neither scans a table.
 #[test]
 fn sqlite_user_filters_use_their_indexes() {
-    use crate::store::sqlite::events::{SqliteStatement, query_statement};
+    use crate::store::sqlite::events::query_statement;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    drop(crate::store::SqliteStore::open(dir.path()).expect("open"));
-    let connection = rusqlite::Connection::open(dir.path().join("eye.db")).expect("open");
-    let plan = |statement: SqliteStatement| -> Vec<String> {
-        connection
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.text))
-            .expect("prepare")
-            .query_map(rusqlite::params_from_iter(statement.values), |row| {
-                row.get::<_, String>(3)
-            })
-            .expect("plan")
-            .collect::<Result<_, _>>()
-            .expect("rows")
-    };
+    let (_dir, connection) = sqlite_plans();
     let user = Some("u".to_owned());
     let event_queries = [
         EventQuery {
@@ -511,33 +484,18 @@ fn sqlite_user_filters_use_their_indexes() {
         },
     ];
     for query in event_queries {
-        for order in [Order::Asc, Order::Desc] {
-            for after in [
-                None,
-                Some(Position {
-                    at: 0,
-                    id: uuid::Uuid::nil(),
-                }),
-            ] {
-                let query = EventQuery {
-                    order,
-                    after,
-                    limit: 100,
-                    ..query.clone()
-                };
-                let steps = plan(query_statement(&query));
-                assert!(
-                    steps
-                        .iter()
-                        .any(|s| s
-                            .starts_with("SEARCH events USING INDEX events_by_user (user_id=?")),
-                    "{query:?}: {steps:?}"
-                );
-                assert!(
-                    !steps.iter().any(|s| s.contains("TEMP B-TREE")),
-                    "{query:?} sorts: {steps:?}"
-                );
-            }
+        for query in event_pages(&query) {
+            let steps = query_plan(&connection, query_statement(&query));
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.starts_with("SEARCH events USING INDEX events_by_user (user_id=?")),
+                "{query:?}: {steps:?}"
+            );
+            assert!(
+                !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+                "{query:?} sorts: {steps:?}"
+            );
         }
     }
     let session_queries = [
@@ -556,32 +514,15 @@ fn sqlite_user_filters_use_their_indexes() {
         },
     ];
     for query in session_queries {
-        for order in [Order::Asc, Order::Desc] {
-            for after in [
-                None,
-                Some(SessionPosition {
-                    last_ts: 5,
-                    session_id: "s".into(),
-                }),
-            ] {
-                let query = SessionListQuery {
-                    order,
-                    after,
-                    limit: 100,
-                    ..query.clone()
-                };
-                let mut statement = SqliteStatement::new("");
-                crate::store::session_list::statement(&mut statement, &query, Some(3_600_000_000));
-                let steps = plan(statement);
-                assert!(
-                    steps.iter().any(|s| s.contains("session_users_by_user")),
-                    "{query:?}: {steps:?}"
-                );
-                assert!(
-                    !steps.iter().any(|s| s.starts_with("SCAN ")),
-                    "{query:?}: {steps:?}"
-                );
-            }
+        for (query, steps) in session_list_plans(&connection, &query) {
+            assert!(
+                steps.iter().any(|s| s.contains("session_users_by_user")),
+                "{query:?}: {steps:?}"
+            );
+            assert!(
+                !steps.iter().any(|s| s.starts_with("SCAN ")),
+                "{query:?}: {steps:?}"
+            );
         }
     }
 }

@@ -330,3 +330,74 @@ impl PartialSchema for IngestRequest {
 }
 
 impl ToSchema for IngestRequest {}
+
+/// One message of Segment's tracking API, as the single-message routes take it.
+pub struct SegmentMessage;
+
+impl PartialSchema for SegmentMessage {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(Type::Object)
+            .property(
+                "type",
+                Object::builder()
+                    .schema_type(Type::String)
+                    .description(Some("track, page, screen, identify, group or alias; on a single-message route, the route's type")),
+            )
+            .property(
+                "writeKey",
+                Object::builder()
+                    .schema_type(Type::String)
+                    .description(Some("The ingest key, when no Authorization header carries it")),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .description(Some(
+                "A Segment message (`userId`, `anonymousId`, `messageId`, `timestamp`, `event`, `name`, `properties`, `traits`, `context`...): each is judged on its own, a message that cannot become an event is rejected in `results`",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for SegmentMessage {}
+
+/// The body of Segment's `POST /v1/batch`.
+pub struct SegmentBatch;
+
+impl PartialSchema for SegmentBatch {
+    fn schema() -> RefOr<Schema> {
+        Object::builder()
+            .schema_type(Type::Object)
+            .property(
+                "batch",
+                Array::builder()
+                    .items(reference::<SegmentMessage>())
+                    .max_items(Some(DEFAULT_MAX_BATCH_EVENTS))
+                    .description(Some(
+                        "The messages, at most `max_batch_events` (1,000 by default)",
+                    )),
+            )
+            .property(
+                "sentAt",
+                Object::builder()
+                    .schema_type(Type::String)
+                    .description(Some("When the client sent the batch, by its clock: each message's timestamp is corrected by `received_at - sentAt` (a second or more)")),
+            )
+            .property(
+                "context",
+                Object::builder()
+                    .schema_type(Type::Object)
+                    .description(Some("Context for every message, under each message's own")),
+            )
+            .property(
+                "writeKey",
+                Object::builder()
+                    .schema_type(Type::String)
+                    .description(Some("The ingest key, when no Authorization header carries it")),
+            )
+            .required("batch")
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .into()
+    }
+}
+
+impl ToSchema for SegmentBatch {}

@@ -63,6 +63,8 @@ use crate::config::Config;
         eye_types::schema::EventArray,
         eye_types::schema::EventBatch,
         eye_types::schema::EventContext,
+        eye_types::schema::SegmentBatch,
+        eye_types::schema::SegmentMessage,
         eye_types::schema::UserId,
         eye_types::schema::EventData,
         eye_types::schema::EventId,

@@ -84,7 +84,7 @@ async fn with_top_level_error(response: Response) -> Response {
     post, path = "/v1/batch", tag = "segment",
     security(("bearer" = []), ("basic" = []), ()),
     request_body(
-        content = Object, content_type = "application/json",
+        content = eye_types::schema::SegmentBatch, content_type = "application/json",
         description = "Segment's batch: `{\"batch\": [message, ...], \"sentAt\"?, \"context\"?, \"writeKey\"?}`. Each message has a `type` (track, page, screen, identify, group, alias). `text/plain` holding JSON and `Content-Encoding: gzip` are accepted too."
     ),
     responses(
@@ -109,7 +109,7 @@ macro_rules! single_message_route {
             post, path = $path, tag = "segment",
             security(("bearer" = []), ("basic" = []), ()),
             request_body(
-                content = Object, content_type = "application/json",
+                content = eye_types::schema::SegmentMessage, content_type = "application/json",
                 description = concat!("One Segment message; its type is the route's (`", $short, "` is the same route). `writeKey` may be in the body.")
             ),
             responses(

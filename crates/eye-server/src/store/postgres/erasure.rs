@@ -300,20 +300,13 @@ async fn delete_leftover_summaries(
                 &[&sessions],
             )
             .await?;
-        transaction
-            .execute(
-                "DELETE FROM session_types t WHERE t.session_id = ANY($1)
-                    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = t.session_id)",
-                &[&sessions],
-            )
-            .await?;
-        transaction
-            .execute(
-                "DELETE FROM session_users u WHERE u.session_id = ANY($1)
-                    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = u.session_id)",
-                &[&sessions],
-            )
-            .await?;
+        for table in ["session_types", "session_users"] {
+            let statement = format!(
+                "DELETE FROM {table} t WHERE t.session_id = ANY($1)
+                    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.session_id = t.session_id)"
+            );
+            transaction.execute(&statement, &[&sessions]).await?;
+        }
         let gone = transaction
             .query(
                 "DELETE FROM sessions WHERE session_id IN
